@@ -1,0 +1,82 @@
+"""Checkpoints that resume exactly and load with ``torch.load(weights_only=True)``.
+
+Exact resumption needs more than the weights: the optimizer's moments, the scheduler's position, the
+fp16 loss scale, the callbacks' counters (early stopping's patience), the step counters, and every
+random generator (dropout, shuffling). Everything is stored as tensors, numbers, strings, lists and
+dicts, so loading never has to run pickled code.
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+FORMAT = 1
+
+
+def _rng_state(train_loader) -> dict:
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    state = {"python": random.getstate(), "torch": torch.get_rng_state(),
+             "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached]}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    generator = getattr(train_loader, "generator", None)
+    if isinstance(generator, torch.Generator):
+        state["loader"] = generator.get_state()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(_tuples(state["python"]))
+    kind, keys, position, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _tuples(value):
+    """``random.setstate`` wants tuples back where a round trip may give lists."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def save(trainer, path) -> None:
+    schedule = trainer.schedule
+    torch.save({
+        "format": FORMAT,
+        "model": trainer.model.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "scheduler": schedule.state_dict() if hasattr(schedule, "state_dict") else None,
+        "scaler": trainer.scaler.state_dict(),
+        "callbacks": [callback.state_dict() for callback in trainer.callbacks],
+        "counters": {"epoch": trainer.epoch, "global_step": trainer.global_step,
+                     "elapsed": trainer.elapsed, "first_loss": trainer.first_loss},
+        "history": trainer.history.to_dict(),
+        "rng": _rng_state(getattr(trainer, "train_loader", None)),
+    }, path)
+
+
+def load(trainer, path) -> None:
+    """Restore ``trainer`` (built like the one that saved) to the moment of the save."""
+    from .history import History
+
+    state = torch.load(path, map_location="cpu", weights_only=True)  # load_state_dict copies onto the device
+    if state.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a course_lib checkpoint of format {FORMAT}")
+    if len(state["callbacks"]) != len(trainer.callbacks):
+        raise ValueError(f"the checkpoint has {len(state['callbacks'])} callbacks' state, the trainer has {len(trainer.callbacks)} callbacks")
+    trainer.model.load_state_dict(state["model"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    if state["scheduler"] is not None:
+        trainer.schedule.load_state_dict(state["scheduler"])
+    if state["scaler"]:
+        trainer.scaler.load_state_dict(state["scaler"])
+    for callback, callback_state in zip(trainer.callbacks, state["callbacks"]):
+        callback.load_state_dict(callback_state)
+    counters = state["counters"]
+    trainer.epoch, trainer.global_step = counters["epoch"], counters["global_step"]
+    trainer.elapsed, trainer.first_loss = counters["elapsed"], counters["first_loss"]
+    trainer.history = History.from_dict(state["history"])
+    _set_rng_state(state["rng"])
+    trainer._pending_loader_state = state["rng"].get("loader")  # applied to the loader passed to the next fit

@@ -1,0 +1,144 @@
+"""Data that needs no network: generated sets with a known truth, scikit-learn's digits, real photos.
+
+Every generator takes a ``seed`` and returns float32 inputs and int64 class labels (or float32
+targets for regression), so the same call always gives the same tensors.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+def _generator(seed: int) -> torch.Generator:
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    return torch.Generator().manual_seed(seed)
+
+
+def _check_positive_int(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _check_noise(noise) -> None:
+    if not (isinstance(noise, (int, float)) and noise >= 0):
+        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+
+
+def make_spirals(n_samples: int = 1000, noise: float = 0.2, turns: float = 1.5, seed: int = 0):
+    """Two interleaved spirals in 2-D: X (N, 2) float32, y (N,) int64 in {0, 1}.
+
+    Not separable by a line, so a model needs hidden units and a reasonable learning rate.
+    """
+    _check_positive_int("n_samples", n_samples)
+    _check_noise(noise)
+    g = _generator(seed)
+    y = torch.arange(n_samples) % 2
+    t = torch.rand(n_samples, generator=g).sqrt() * turns * 2 * math.pi  # radius grows with angle
+    angle = t + math.pi * y
+    X = torch.stack([t * torch.cos(angle), t * torch.sin(angle)], dim=1) / (turns * 2 * math.pi)
+    X = X * 2 + noise * torch.randn(n_samples, 2, generator=g) / 2
+    return X.float(), y.long()
+
+
+def make_moons(n_samples: int = 1000, noise: float = 0.1, seed: int = 0):
+    """Two interleaving half circles: X (N, 2) float32, y (N,) int64 in {0, 1}."""
+    _check_positive_int("n_samples", n_samples)
+    _check_noise(noise)
+    g = _generator(seed)
+    y = torch.arange(n_samples) % 2
+    t = torch.rand(n_samples, generator=g) * math.pi
+    upper = torch.stack([torch.cos(t), torch.sin(t)], dim=1)
+    lower = torch.stack([1 - torch.cos(t), 0.5 - torch.sin(t)], dim=1)
+    X = torch.where(y[:, None] == 0, upper, lower) + noise * torch.randn(n_samples, 2, generator=g)
+    return X.float(), y.long()
+
+
+def make_poly_regression(n_samples: int = 30, degree: int = 3, noise: float = 0.1, seed: int = 0):
+    """Noisy samples of a fixed polynomial on [-1, 1]: x (N, 1), y (N, 1), and the true function.
+
+    The truth is known, so a notebook can show a fit that follows the noise instead of the curve.
+    """
+    _check_positive_int("n_samples", n_samples)
+    _check_positive_int("degree", degree)
+    _check_noise(noise)
+    g = _generator(seed)
+    coefficients = torch.randn(degree + 1, generator=g)
+
+    def truth(x: torch.Tensor) -> torch.Tensor:
+        return sum(c * x**k for k, c in enumerate(coefficients))
+
+    x = torch.rand(n_samples, 1, generator=g) * 2 - 1
+    y = truth(x) + noise * torch.randn(n_samples, 1, generator=g)
+    return x.float(), y.float(), truth
+
+
+@dataclass
+class DataSplit:
+    """Train, validation and test tensors; ``test`` is for the final score only."""
+
+    X_train: torch.Tensor
+    y_train: torch.Tensor
+    X_valid: torch.Tensor
+    y_valid: torch.Tensor
+    X_test: torch.Tensor
+    y_test: torch.Tensor
+
+    @property
+    def num_features(self) -> int:
+        return self.X_train[0].numel()
+
+    @property
+    def num_classes(self) -> int:
+        return int(torch.cat([self.y_train, self.y_valid, self.y_test]).max()) + 1
+
+
+def split_tensors(X, y, valid_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0) -> DataSplit:
+    """Shuffle once with ``seed`` and cut into train / validation / test."""
+    if len(X) != len(y):
+        raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
+    for name, value in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
+        if not 0 <= value < 1:
+            raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    if valid_fraction + test_fraction >= 1:
+        raise ValueError("valid_fraction + test_fraction must be < 1, leaving data to train on")
+    order = torch.randperm(len(X), generator=_generator(seed))
+    n_valid, n_test = int(len(X) * valid_fraction), int(len(X) * test_fraction)
+    test, valid, train = order[:n_test], order[n_test : n_test + n_valid], order[n_test + n_valid :]
+    return DataSplit(X[train], y[train], X[valid], y[valid], X[test], y[test])
+
+
+def load_digits_split(images: bool = False, valid_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0):
+    """scikit-learn's 1,797 handwritten digits (8x8, ten classes), scaled to [0, 1], split once.
+
+    ``images=False`` gives X (N, 64) for an MLP; ``images=True`` gives X (N, 1, 8, 8) for a CNN.
+    The same ``seed`` always gives the same split, so the test set stays unseen across notebooks.
+    """
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X = torch.tensor(digits.images / 16.0, dtype=torch.float32)  # (N, 8, 8)
+    X = X.unsqueeze(1) if images else X.flatten(1)
+    y = torch.tensor(digits.target, dtype=torch.long)
+    return split_tensors(X, y, valid_fraction, test_fraction, seed)
+
+
+PHOTO_NAMES = ("astronaut", "coffee", "chelsea", "rocket", "china", "flower")
+
+
+def load_photo(name: str = "chelsea") -> torch.Tensor:
+    """A real RGB photograph shipped with scikit-image or scikit-learn, as uint8 (3, H, W)."""
+    if name not in PHOTO_NAMES:
+        raise ValueError(f"name must be one of {PHOTO_NAMES}, got {name!r}")
+    if name in ("china", "flower"):
+        from sklearn.datasets import load_sample_image
+
+        array = load_sample_image(f"{name}.jpg")
+    else:
+        import skimage.data
+
+        array = getattr(skimage.data, name)()
+    return torch.from_numpy(np.array(array)).permute(2, 0, 1).contiguous()

@@ -1,0 +1,62 @@
+"""Pick the fastest device present and make runs repeatable.
+
+The device is chosen when asked, never at import time, so importing the course on a laptop or on
+Colab costs nothing and a test can force the CPU.
+"""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+DEVICE_KINDS = ("cuda", "mps", "cpu")
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """Return CUDA if present, else Apple's MPS, else the CPU.
+
+    ``prefer`` forces a kind (``"cpu"`` to compare against a GPU run, say); the environment
+    variable ``COURSE_DEVICE`` does the same for a whole session.
+
+    >>> pick_device("cpu")
+    device(type='cpu')
+    """
+    prefer = prefer or os.environ.get("COURSE_DEVICE") or None
+    if prefer is not None:
+        if prefer not in DEVICE_KINDS:
+            raise ValueError(f"prefer must be one of {DEVICE_KINDS} or None, got {prefer!r}")
+        if prefer == "cuda" and not torch.cuda.is_available():
+            raise ValueError("prefer='cuda' but torch sees no CUDA device; use None to pick automatically")
+        if prefer == "mps" and not _mps_available():
+            raise ValueError("prefer='mps' but torch sees no MPS device; use None to pick automatically")
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (every device) in one call, so a run can be repeated exactly."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA and MPS device
+
+
+def describe_device(device: torch.device) -> str:
+    """One line a learner can read: which device, and why it was picked."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)} (a CUDA GPU was found)"
+    if device.type == "mps":
+        return "mps: Apple GPU (no CUDA, but Metal is available)"
+    return f"cpu: {torch.get_num_threads()} threads (no CUDA or MPS GPU was found)"

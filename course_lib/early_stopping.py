@@ -1,0 +1,87 @@
+"""Early stopping: stop when the monitored number has not improved for ``patience`` epochs.
+
+The decision is a pure method, :meth:`EarlyStopping.update`, so a notebook can feed it a list of
+numbers without training anything; the callback hooks below only read the trainer's history, call
+it, and keep a copy of the best weights.
+"""
+from __future__ import annotations
+
+import math
+
+from .callbacks import Callback
+
+
+class EarlyStopping(Callback):
+    """Stop after ``patience`` epochs without an improvement larger than ``min_delta``.
+
+    Counting follows Keras and Lightning: with ``patience=2`` the run stops at the second epoch in a
+    row that fails to improve. ``restore_best_weights`` puts the best epoch's weights back when it stops.
+
+    >>> stopper = EarlyStopping(patience=1)
+    >>> [stopper.update(v)[0] for v in [1.0, 0.8, 0.9]]
+    [False, False, True]
+    """
+
+    def __init__(self, monitor: str = "valid_loss", mode: str = "min", patience: int = 5,
+                 min_delta: float = 0.0, restore_best_weights: bool = True):
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' (for a loss) or 'max' (for an accuracy), got {mode!r}")
+        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
+            raise ValueError(f"patience must be an int >= 0, got {patience!r}")
+        if not (isinstance(min_delta, (int, float)) and min_delta >= 0):
+            raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
+        self.monitor, self.mode, self.patience, self.min_delta = monitor, mode, patience, min_delta
+        self.restore_best_weights = restore_best_weights
+        self.reset()
+
+    def reset(self) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch = 0     # 1-based number of the best update so far; 0 before any
+        self.num_updates = 0
+        self.wait = 0           # updates in a row without improvement
+        self.stopped = False
+        self.best_state = None  # copy of the model's state_dict at best_epoch (callback use only)
+
+    def is_improvement(self, value: float) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def update(self, value: float) -> tuple[bool, str]:
+        """Take the next epoch's number; return (stop?, a sentence saying why)."""
+        self.num_updates += 1
+        if math.isnan(value):
+            self.stopped = True
+            return True, f"{self.monitor} is nan at epoch {self.num_updates}"
+        if self.is_improvement(value):
+            self.best, self.best_epoch, self.wait = value, self.num_updates, 0
+            return False, f"{self.monitor} improved to {value:.4g}"
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped = True
+            return True, (f"{self.monitor} did not improve for {self.wait} epochs; "
+                          f"best {self.best:.4g} at epoch {self.best_epoch}")
+        return False, f"no improvement for {self.wait} of {self.patience} epochs"
+
+    # --- callback: a thin wrapper over update() ---
+    def on_fit_start(self, trainer) -> None:
+        trainer.check_metric_name(self.monitor, "monitor")
+
+    def on_epoch_end(self, trainer) -> None:
+        stop, reason = self.update(trainer.history.epoch[self.monitor][-1])
+        if self.best_epoch == self.num_updates and self.restore_best_weights:
+            self.best_state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+        if stop:
+            trainer.request_stop(reason)
+
+    def on_fit_end(self, trainer) -> None:
+        if self.stopped and self.restore_best_weights and self.best_state is not None:
+            trainer.model.load_state_dict(self.best_state)
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "num_updates": self.num_updates,
+                "wait": self.wait, "stopped": self.stopped, "best_state": self.best_state}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)

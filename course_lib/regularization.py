@@ -1,0 +1,28 @@
+"""Loss wrappers that regularize: flooding (Ishida et al., 2020)."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+
+class Flooding:
+    """``|loss - b| + b``: below the flood level ``b`` the gradient flips sign and lifts the loss back up.
+
+    Training loss then hovers near ``b`` instead of driving to zero on noisy labels. ``level=0`` is the
+    plain loss, so one switch turns it on and off.
+    """
+
+    def __init__(self, loss_fn: Callable[..., torch.Tensor], level: float):
+        if not callable(loss_fn):
+            raise ValueError(f"loss_fn must be callable, got {loss_fn!r}")
+        if not (isinstance(level, (int, float)) and level >= 0):
+            raise ValueError(f"level must be a number >= 0, got {level!r}")
+        self.loss_fn, self.level = loss_fn, float(level)
+
+    def __call__(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        loss = self.loss_fn(outputs, targets)
+        return (loss - self.level).abs() + self.level if self.level > 0 else loss
+
+    def __repr__(self) -> str:
+        return f"Flooding({getattr(self.loss_fn, '__name__', self.loss_fn)}, level={self.level})"

@@ -1,0 +1,297 @@
+"""The training loop of the course: ``Trainer.fit`` reads top to bottom on one screen.
+
+Everything else (early stopping, logging, plots) hangs off named hooks (see ``callbacks.HOOKS``).
+One code path serves CPU, CUDA and MPS, in fp32 or mixed precision.
+"""
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
+
+from . import checkpoint
+from .callbacks import HOOKS, Callback
+from .device import pick_device
+from .history import History
+
+AMP_DTYPES = {None: None, "fp16": torch.float16, "bf16": torch.bfloat16}
+INTERVALS = ("step", "epoch")
+
+
+class Trainer:
+    """Train ``model`` with ``optimizer`` on ``loss_fn``; ``fit`` returns a :class:`History`.
+
+    - ``schedule``: a ``step -> lr`` callable, a ``torch.optim.lr_scheduler`` built on ``optimizer``,
+      or a ``ReduceLROnPlateau`` stepped with the epoch's ``schedule_metric``; stepped every update
+      (``schedule_interval="step"``) or every epoch.
+    - ``amp``: ``None`` (fp32), ``"fp16"`` (autocast + GradScaler) or ``"bf16"`` (autocast, no scaler).
+    - ``metrics``: ``{"accuracy": metrics.accuracy}`` is logged on the validation set each epoch; with
+      ``train_metrics=True`` also as a running mean over the training batches (costs a little per step).
+    - ``divergence_factor``: a loss above this multiple of the first loss (or NaN) ends the run as diverged.
+
+    >>> from course_lib import datasets, loaders, models
+    >>> X, y = datasets.make_moons(64)
+    >>> model = models.MLP(2, 2)
+    >>> trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), progress=False, device="cpu")
+    >>> trainer.fit(loaders.DeviceLoader(X, y, batch_size=16), num_epochs=2).status
+    'completed'
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable = nn.functional.cross_entropy,
+                 metrics: dict[str, Callable] | None = None, schedule=None, schedule_interval: str = "step",
+                 schedule_metric: str = "valid_loss", amp: str | None = None, grad_clip: float | None = None,
+                 callbacks: list[Callback] = (), device: torch.device | str | None = None, progress: bool = True,
+                 divergence_factor: float | None = 1e3, train_metrics: bool = False):
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        if schedule_interval not in INTERVALS:
+            raise ValueError(f"schedule_interval must be one of {INTERVALS}, got {schedule_interval!r}")
+        if amp not in AMP_DTYPES:
+            raise ValueError(f"amp must be one of {tuple(AMP_DTYPES)}, got {amp!r}")
+        if grad_clip is not None and not grad_clip > 0:
+            raise ValueError(f"grad_clip must be None or a number > 0, got {grad_clip!r}")
+        if divergence_factor is not None and not divergence_factor > 1:
+            raise ValueError(f"divergence_factor must be None or a number > 1, got {divergence_factor!r}")
+        if isinstance(schedule, (LRScheduler, ReduceLROnPlateau)) and schedule.optimizer is not optimizer:
+            raise ValueError("schedule must be built on the same optimizer that is passed to the Trainer")
+        if schedule is not None and not isinstance(schedule, (LRScheduler, ReduceLROnPlateau)) and not callable(schedule):
+            raise ValueError(f"schedule must be None, a step -> lr callable or a torch lr scheduler, got {schedule!r}")
+        if isinstance(schedule, ReduceLROnPlateau) and schedule_interval != "epoch":
+            raise ValueError("ReduceLROnPlateau needs schedule_interval='epoch' (it reads an epoch's metric)")
+        for callback in callbacks:
+            if not isinstance(callback, Callback):
+                raise ValueError(f"callbacks must be Callback instances, got {type(callback).__name__}")
+        for name, metric in (metrics or {}).items():
+            if not callable(metric):
+                raise ValueError(f"metric {name!r} must be a callable (outputs, targets) -> tensor")
+        self.device = torch.device(device) if device is not None else pick_device()
+        self.model = model.to(self.device)
+        self.optimizer, self.loss_fn, self.metrics = optimizer, loss_fn, dict(metrics or {})
+        self.schedule, self.schedule_interval, self.schedule_metric = schedule, schedule_interval, schedule_metric
+        self.amp_dtype = AMP_DTYPES[amp]
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=amp == "fp16")
+        self.grad_clip, self.divergence_factor, self.progress = grad_clip, divergence_factor, progress
+        self.train_metrics = train_metrics
+        self.callbacks = list(callbacks)
+        self._hooks = {name: [getattr(c, name) for c in self.callbacks if _overrides(c, name)] for name in HOOKS}
+        for group in optimizer.param_groups:  # remember each group's lr, so a schedule keeps their ratios
+            group.setdefault("initial_lr", group["lr"])
+        self.history = History()
+        self.epoch = 0          # epochs finished; fit(num_epochs=N) trains until epoch == N
+        self.global_step = 0    # updates finished
+        self.elapsed = 0.0      # seconds spent in fit, over every call and resume
+        self.first_loss = None  # reference for the divergence check
+        self.should_stop, self.stop_reason = False, ""
+        self.batch, self.last_loss, self.last_metrics = None, None, {}
+        self._pending_loader_state = None
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, train_loader, valid_loader=None, num_epochs: int = 1) -> History:
+        """Train until ``num_epochs`` epochs are done in all (a resumed trainer finishes the same run)."""
+        self._check_fit(train_loader, valid_loader, num_epochs)
+        self.train_loader, self.valid_loader = train_loader, valid_loader
+        self.should_stop, self.history.status = False, "running"
+        start = time.perf_counter() - self.elapsed
+        self._call("on_fit_start")
+        try:
+            for _ in self._epochs(num_epochs):
+                self._call("on_epoch_start")
+                self.model.train()
+                self._set_scheduled_lr(self.epoch, "epoch")
+                totals = self._new_totals()
+                for self.batch in train_loader:
+                    self._call("on_batch_start")
+                    self._set_scheduled_lr(self.global_step, "step")
+                    if not self._train_batch(totals):  # False: the loss diverged, the step was skipped
+                        break
+                    self.history.log_step(step=self.global_step, loss=self.last_loss,
+                                          lr=self.optimizer.param_groups[0]["lr"], time=time.perf_counter() - start)
+                    self.global_step += 1
+                    self._step_torch_scheduler("step")
+                    self._call("on_batch_end")
+                if self.history.status == "diverged":
+                    break
+                self._end_epoch(totals, valid_loader, time.perf_counter() - start)
+                if self.should_stop:
+                    break
+        except KeyboardInterrupt:
+            self.history.status, self.history.message = "interrupted", f"interrupted during epoch {self.epoch + 1}"
+        self.elapsed = time.perf_counter() - start
+        if self.history.status == "running":
+            self.history.status = "stopped early" if self.should_stop else "completed"
+            self.history.message = self.stop_reason
+        self._call("on_fit_end")
+        return self.history
+
+    def training_step(self, batch):
+        """Forward pass of one batch: returns ``(loss, outputs)``. Override for other batch shapes.
+
+        Validation calls it too (under ``torch.no_grad``), so one override changes both.
+        """
+        inputs, targets = batch
+        outputs = self.model(inputs)
+        return self.loss_fn(outputs, targets), outputs
+
+    def _train_batch(self, totals) -> bool:
+        batch = self._to_device(self.batch)
+        with self._autocast():
+            loss, outputs = self.training_step(batch)
+        self.last_loss = loss.item()
+        if self._is_diverged(self.last_loss):
+            return False
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.scaler.is_enabled():
+            self.scaler.unscale_(self.optimizer)  # true gradients for the hooks and for clipping
+        self._call("on_after_backward")
+        if self.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self._accumulate(totals, self.last_loss, outputs.detach(), batch[-1], self.train_metrics)
+        return True
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def evaluate(self, loader) -> dict[str, float]:
+        """Mean loss and metrics over ``loader`` in eval mode (dropout off, batch-norm frozen)."""
+        was_training = self.model.training
+        self.model.eval()
+        totals = self._new_totals()
+        for batch in loader:
+            batch = self._to_device(batch)
+            with self._autocast():
+                loss, outputs = self.training_step(batch)
+            self._accumulate(totals, loss.float(), outputs, batch[-1], True)
+        self.model.train(was_training)
+        return self._means(totals)
+
+    def _new_totals(self) -> dict:
+        return {"count": 0, "loss": 0.0}
+
+    def _accumulate(self, totals, loss, outputs, targets, with_metrics: bool) -> None:
+        n = len(targets)
+        totals["count"] += n
+        totals["loss"] += loss * n
+        if with_metrics:
+            for name, metric in self.metrics.items():  # sums stay on the device until _means
+                totals[name] = totals.get(name, 0.0) + metric(outputs, targets).float() * n
+
+    @staticmethod
+    def _means(totals) -> dict[str, float]:
+        count = totals["count"]
+        return {name: float(value) / count for name, value in totals.items() if name != "count"}
+
+    def _end_epoch(self, totals, valid_loader, elapsed) -> None:
+        self.epoch += 1
+        numbers = {f"train_{k}": v for k, v in self._means(totals).items()}
+        if valid_loader is not None:
+            numbers.update({f"valid_{k}": v for k, v in self.evaluate(valid_loader).items()})
+        self.last_metrics = numbers
+        self._call("on_validation_end")
+        self.history.log_epoch(epoch=self.epoch, **numbers, lr=self.history.step["lr"][-1], time=elapsed)
+        self._step_torch_scheduler("epoch")
+        self._call("on_epoch_end")
+        if self._bar is not None:
+            self._bar.set_postfix({k: f"{v:.4g}" for k, v in numbers.items()}, refresh=False)
+
+    # ------------------------------------------------------------------ schedules and divergence
+    def _set_scheduled_lr(self, counter: int, interval: str) -> None:
+        if interval != self.schedule_interval or self.schedule is None or isinstance(self.schedule, (LRScheduler, ReduceLROnPlateau)):
+            return
+        lr = self.schedule(counter)
+        first = self.optimizer.param_groups[0]["initial_lr"]
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr * group["initial_lr"] / first
+
+    def _step_torch_scheduler(self, interval: str) -> None:
+        if interval != self.schedule_interval:
+            return
+        if isinstance(self.schedule, ReduceLROnPlateau):
+            self.schedule.step(self.last_metrics[self.schedule_metric])
+        elif isinstance(self.schedule, LRScheduler):
+            self.schedule.step()
+
+    def _is_diverged(self, loss: float) -> bool:
+        if self.first_loss is None:
+            self.first_loss = loss
+        exploded = self.divergence_factor is not None and loss > self.divergence_factor * max(abs(self.first_loss), 1e-12)
+        if math.isfinite(loss) and not exploded:
+            return False
+        self.history.log_step(step=self.global_step, loss=loss, lr=self.optimizer.param_groups[0]["lr"], time=self.elapsed)
+        what = f"loss became {loss}" if not math.isfinite(loss) else f"loss {loss:.4g} exceeded {self.divergence_factor:g}x the first loss {self.first_loss:.4g}"
+        self.history.status, self.history.diverged_at_step = "diverged", self.global_step
+        self.history.message = f"{what} at step {self.global_step}; the weights are those before that step"
+        return True
+
+    # ------------------------------------------------------------------ helpers
+    def request_stop(self, reason: str) -> None:
+        """Ask the loop to stop after this epoch (what early stopping does)."""
+        self.should_stop, self.stop_reason = True, reason
+
+    def known_metrics(self) -> list[str]:
+        split = ["train", "valid"] if getattr(self, "valid_loader", None) is not None else ["train"]
+        metrics = {"train": ["loss", *self.metrics] if self.train_metrics else ["loss"], "valid": ["loss", *self.metrics]}
+        return [f"{s}_{m}" for s in split for m in metrics[s]]
+
+    def check_metric_name(self, name: str, argument: str) -> None:
+        if name not in self.known_metrics():
+            raise ValueError(f"{argument}={name!r} is not logged by this run; known metrics: {self.known_metrics()}")
+
+    def _check_fit(self, train_loader, valid_loader, num_epochs) -> None:
+        if not isinstance(num_epochs, int) or isinstance(num_epochs, bool) or num_epochs < 1:
+            raise ValueError(f"num_epochs must be an int >= 1, got {num_epochs!r}")
+        if train_loader is None or not hasattr(train_loader, "__iter__"):
+            raise ValueError(f"train_loader must be an iterable of batches, got {train_loader!r}")
+        self.valid_loader = valid_loader
+        if isinstance(self.schedule, ReduceLROnPlateau):
+            self.check_metric_name(self.schedule_metric, "schedule_metric")
+        warmup = getattr(self.schedule, "warmup_steps", 0)
+        planned = num_epochs * (len(train_loader) if self.schedule_interval == "step" else 1)
+        if warmup and hasattr(train_loader, "__len__") and warmup >= planned:
+            raise ValueError(f"the schedule's warmup_steps ({warmup}) must be shorter than the run ({planned} {self.schedule_interval}s)")
+        if self._pending_loader_state is not None:
+            train_loader.generator.set_state(self._pending_loader_state)
+            self._pending_loader_state = None
+
+    def _epochs(self, num_epochs: int):
+        epochs = range(self.epoch, num_epochs)
+        self._bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(epochs, desc="epochs", initial=self.epoch, total=num_epochs)
+            return self._bar
+        return epochs
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _to_device(self, batch):
+        return [t.to(self.device, non_blocking=True) for t in batch]
+
+    def _call(self, hook: str) -> None:
+        for function in self._hooks[hook]:
+            function(self)
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self, path) -> None:
+        """Save everything needed to resume exactly: see :mod:`course_lib.checkpoint`."""
+        checkpoint.save(self, path)
+
+    def load_checkpoint(self, path) -> None:
+        checkpoint.load(self, path)
+
+
+def _overrides(callback: Callback, hook: str) -> bool:
+    """True when ``callback`` does something at ``hook``: skipping no-ops keeps the loop fast."""
+    return hook in vars(callback) or getattr(type(callback), hook) is not getattr(Callback, hook)

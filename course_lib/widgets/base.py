@@ -1,0 +1,74 @@
+"""The one way every widget shows a figure: an ``Output`` of fixed height, redrawn on a change.
+
+This is the portable way (JupyterLab, Notebook 7, VS Code, Colab, Voila): no ipympl needed. With
+``interactive=True`` and ipympl installed, the canvas itself is shown and redrawn in place, which is
+faster in JupyterLab but broken on Colab today.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+
+def log_slider(description: str, value: float, low: float, high: float, steps_per_decade: int = 8):
+    """A slider over powers of ten (lr from 1e-4 to 1, say) that never sends a value while dragging."""
+    import ipywidgets as w
+
+    if not 0 < low < high:
+        raise ValueError(f"low and high must satisfy 0 < low < high, got {low!r}, {high!r}")
+    return w.FloatLogSlider(value=value, base=10, min=math.log10(low), max=math.log10(high),
+                            step=1 / steps_per_decade, description=description, continuous_update=False,
+                            readout_format=".1e", style={"description_width": "initial"})
+
+
+class LiveFigure:
+    """A matplotlib figure inside an ``Output`` widget, redrawn by ``update(**values)``.
+
+    ``render(fig, **values)`` draws everything on the (cleared) figure. ``log`` records each update
+    (values and seconds taken), which the tests and ``benchmarks/widget_latency.py`` read.
+    """
+
+    def __init__(self, render: Callable, figsize=(9, 3.6), height: str = "420px", interactive: bool = False):
+        import ipywidgets as w
+        import matplotlib.pyplot as plt
+
+        self.render, self.interactive = render, interactive
+        self.output = w.Output(layout=w.Layout(height=height))
+        with plt.ioff():
+            self.fig = plt.figure(figsize=figsize)
+        self.log: list[dict] = []
+
+    def update(self, **values) -> None:
+        import time
+
+        from IPython.display import display
+
+        start = time.perf_counter()
+        self.fig.clear()
+        self.render(self.fig, **values)
+        if self.interactive:
+            self.fig.canvas.draw_idle()
+        else:
+            self.fig.canvas.draw()  # draw once here, so the time measured includes drawing
+            with self.output:
+                self.output.clear_output(wait=True)
+                display(self.fig)
+        self.log.append({"values": values, "seconds": time.perf_counter() - start})
+
+    def widget(self):
+        return self.fig.canvas if self.interactive else self.output
+
+
+def connect(controls: dict, figure: LiveFigure, layout=None):
+    """Redraw ``figure`` whenever any control changes; return the whole widget box, drawn once."""
+    import ipywidgets as w
+
+    def redraw(_change=None):
+        figure.update(**{name: control.value for name, control in controls.items()})
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    box = layout if layout is not None else w.VBox([w.HBox(list(controls.values())), figure.widget()])
+    box.controls, box.figure = controls, figure  # handles for tests and for notebooks
+    return box

@@ -1,0 +1,176 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import datasets, device, loaders, models, profiles, torchvision_data
+
+
+def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert device.pick_device().type == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(device, "_mps_available", lambda: True)
+    assert device.pick_device().type == "mps"
+    monkeypatch.setattr(device, "_mps_available", lambda: False)
+    assert device.pick_device().type == "cpu"
+    assert device.pick_device("cpu").type == "cpu"
+
+
+def test_pick_device_rejects_unknown_or_missing(monkeypatch):
+    with pytest.raises(ValueError, match="prefer must be one of"):
+        device.pick_device("tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA"):
+        device.pick_device("cuda")
+
+
+def test_seed_everything_repeats_every_generator():
+    import random
+
+    device.seed_everything(3)
+    first = (random.random(), np.random.rand(), torch.rand(1).item())
+    device.seed_everything(3)
+    assert first == (random.random(), np.random.rand(), torch.rand(1).item())
+    with pytest.raises(ValueError, match="seed"):
+        device.seed_everything(-1)
+
+
+def test_size_profile_from_argument_env_or_guess(monkeypatch):
+    monkeypatch.delenv("COURSE_SIZE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert profiles.get_size() == "default"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert profiles.get_size() == "gpu"
+    monkeypatch.setenv("COURSE_SIZE", "smoke")
+    assert profiles.get_size() == "smoke"
+    assert profiles.get_size("default") == "default"  # a papermill parameter wins
+    assert profiles.pick("smoke", smoke=1, default=2, gpu=3) == 1
+    with pytest.raises(ValueError, match="size must be one of"):
+        profiles.get_size("huge")
+    with pytest.raises(ValueError, match="size must be one of"):
+        profiles.pick("huge", smoke=1, default=2, gpu=3)
+
+
+@pytest.mark.parametrize("make", [datasets.make_spirals, datasets.make_moons])
+def test_generated_classification_sets_are_seeded(make):
+    X, y = make(200, seed=1)
+    X2, y2 = make(200, seed=1)
+    assert X.shape == (200, 2) and X.dtype == torch.float32 and y.dtype == torch.long
+    assert torch.equal(X, X2) and torch.equal(y, y2)
+    assert set(y.tolist()) == {0, 1}
+    assert not torch.equal(X, make(200, seed=2)[0])
+    with pytest.raises(ValueError, match="n_samples"):
+        make(0)
+    with pytest.raises(ValueError, match="noise"):
+        make(10, noise=-1)
+
+
+def test_poly_regression_has_known_truth():
+    x, y, truth = datasets.make_poly_regression(50, degree=3, noise=0.0, seed=0)
+    assert x.shape == y.shape == (50, 1)
+    assert torch.allclose(truth(x), y)
+    with pytest.raises(ValueError, match="degree"):
+        datasets.make_poly_regression(10, degree=0)
+
+
+def test_digits_split_is_fixed_and_disjoint():
+    a, b = datasets.load_digits_split(), datasets.load_digits_split()
+    assert torch.equal(a.X_test, b.X_test)
+    assert len(a.X_train) + len(a.X_valid) + len(a.X_test) == 1797
+    assert a.X_train.shape[1] == 64 and a.num_classes == 10 and float(a.X_train.max()) <= 1.0
+    images = datasets.load_digits_split(images=True)
+    assert images.X_train.shape[1:] == (1, 8, 8)
+    ids = datasets.split_tensors(torch.arange(100), torch.arange(100), seed=0)
+    parts = [set(ids.X_train.tolist()), set(ids.X_valid.tolist()), set(ids.X_test.tolist())]
+    assert sum(map(len, parts)) == 100 and len(set.union(*parts)) == 100  # every sample in exactly one split
+    with pytest.raises(ValueError, match="valid_fraction"):
+        datasets.split_tensors(a.X_train, a.y_train, valid_fraction=1.5)
+    with pytest.raises(ValueError, match="same length"):
+        datasets.split_tensors(a.X_train, a.y_train[:5])
+
+
+def test_photos_are_real_rgb_images():
+    for name in datasets.PHOTO_NAMES:
+        photo = datasets.load_photo(name)
+        assert photo.dtype == torch.uint8 and photo.shape[0] == 3 and min(photo.shape[1:]) >= 256
+        assert photo.float().std() > 20  # a photograph, not a constant
+    with pytest.raises(ValueError, match="name must be one of"):
+        datasets.load_photo("mona_lisa")
+
+
+def test_device_loader_batches_shuffles_and_repeats():
+    X, y = torch.arange(10.0)[:, None], torch.arange(10)
+    loader = loaders.DeviceLoader(X, y, batch_size=4, seed=0)
+    assert len(loader) == 3 and [len(b[0]) for b in loader] == [4, 4, 2]
+    epoch = torch.cat([b[1] for b in loader])
+    assert sorted(epoch.tolist()) == list(range(10)) and epoch.tolist() != list(range(10))
+    again = loaders.DeviceLoader(X, y, batch_size=4, seed=0)
+    assert torch.equal(torch.cat([b[1] for b in again]), torch.cat([b[1] for b in loaders.DeviceLoader(X, y, 4, seed=0)]))
+    assert len(loaders.DeviceLoader(X, y, 4, drop_last=True)) == 2
+    ordered = loaders.DeviceLoader(X, y, 3, shuffle=False)
+    assert torch.cat([b[1] for b in ordered]).tolist() == list(range(10))
+    with pytest.raises(ValueError, match="batch_size"):
+        loaders.DeviceLoader(X, y, batch_size=0)
+    with pytest.raises(ValueError, match="same first dimension"):
+        loaders.DeviceLoader(X, y[:3])
+
+
+def test_models_shapes_knobs_and_parameter_count():
+    mlp = models.MLP(2, 3, width=8, depth=2, dropout=0.5, batch_norm=True)
+    assert mlp(torch.zeros(4, 2)).shape == (4, 3)
+    assert models.count_parameters(models.MLP(2, 3, width=8, depth=1)) == 2 * 8 + 8 + 8 * 3 + 3
+    assert any(isinstance(m, torch.nn.Dropout) for m in mlp) and any(isinstance(m, torch.nn.BatchNorm1d) for m in mlp)
+    cnn = models.SmallCNN(1, 10)
+    assert cnn(torch.zeros(2, 1, 8, 8)).shape == (2, 10) and cnn(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(ValueError, match="SmallCNN expects images"):
+        cnn(torch.zeros(2, 64))
+    with pytest.raises(ValueError, match="activation must be one of"):
+        models.MLP(2, 2, activation="swishy")
+    with pytest.raises(ValueError, match="dropout"):
+        models.MLP(2, 2, dropout=1.0)
+    with pytest.raises(ValueError, match="width"):
+        models.MLP(2, 2, width=0)
+
+
+def _write_cifar(root, n=20):
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), "labels": rng.integers(0, 10, n).tolist()}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [f"class{i}" for i in range(10)]}))
+
+
+def _write_idx(path, array):
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_cifar10_reads_the_real_on_disk_format(tmp_path):
+    _write_cifar(tmp_path)
+    train = torchvision_data.cifar10(tmp_path, train=True, verify=False)
+    test = torchvision_data.cifar10(tmp_path, train=False, verify=False)
+    assert len(train) == 100 and len(test) == 20 and train.classes[0] == "class0"
+    X, y = torchvision_data.as_tensors(train, limit=30)
+    assert X.shape == (30, 3, 32, 32) and 0 <= float(X.min()) and float(X.max()) <= 1 and y.dtype == torch.long
+    with pytest.raises(RuntimeError):  # the checksums of the real files do not match these small ones
+        torchvision_data.cifar10(tmp_path, train=True, verify=True)
+
+
+def test_fashion_mnist_reads_the_real_on_disk_format(tmp_path):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 12), ("t10k", 6)):
+        _write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
+    train = torchvision_data.fashion_mnist(tmp_path, train=True)
+    assert len(train) == 12 and len(torchvision_data.fashion_mnist(tmp_path, train=False)) == 6
+    X, y = torchvision_data.as_tensors(train)
+    assert X.shape == (12, 1, 28, 28) and y.shape == (12,)
+    with pytest.raises(ValueError, match="train must be"):
+        torchvision_data.fashion_mnist(tmp_path, train="yes")

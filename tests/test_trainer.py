@@ -1,0 +1,257 @@
+import math
+
+import pytest
+import torch
+
+from course_lib import Callback, EarlyStopping, LambdaCallback, Trainer, checks, datasets, loaders, metrics, models, schedules
+from course_lib.device import seed_everything
+
+
+def make_run(seed=0, lr=0.05, dropout=0.2, schedule="cosine", amp=None, callbacks=None, **trainer_args):
+    """A small but complete run: dropout, shuffling, Adam, a scheduler and early stopping."""
+    seed_everything(seed)
+    split = datasets.load_digits_split()
+    model = models.MLP(64, 10, width=32, depth=2, dropout=dropout)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    if schedule == "cosine":
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=60)
+    callbacks = [EarlyStopping(patience=50)] if callbacks is None else callbacks
+    trainer = Trainer(model, optimizer, metrics={"accuracy": metrics.accuracy}, schedule=schedule, amp=amp,
+                      callbacks=callbacks, progress=False, device="cpu", train_metrics=True, **trainer_args)
+    train = loaders.DeviceLoader(split.X_train[:320], split.y_train[:320], batch_size=64, seed=seed)
+    valid = loaders.DeviceLoader(split.X_valid, split.y_valid, batch_size=256, shuffle=False)
+    return trainer, train, valid
+
+
+def test_fit_learns_digits_and_logs_plain_history():
+    trainer, train, valid = make_run(schedule=None, lr=0.01, dropout=0.0)
+    history = trainer.fit(train, valid, num_epochs=8)
+    assert history.status == "completed" and history.num_epochs == 8 and history.num_steps == 8 * 5
+    assert history.epoch["valid_accuracy"][-1] > 0.8
+    assert history.epoch["train_loss"][-1] < history.epoch["train_loss"][0]
+    assert set(history.step) == {"step", "loss", "lr", "time"}
+    assert all(isinstance(v, float) for v in history.epoch["valid_loss"])
+    assert history.step["time"] == sorted(history.step["time"])
+
+
+def test_resumed_run_is_bitwise_equal_to_uninterrupted(tmp_path):
+    straight, train, valid = make_run()
+    straight.fit(train, valid, num_epochs=6)
+
+    first, train, valid = make_run()
+    first.fit(train, valid, num_epochs=3)
+    first.save_checkpoint(tmp_path / "run.pt")
+    torch.rand(100)  # disturb every generator before resuming
+    resumed, train, valid = make_run(seed=123)  # other init and other loader seed: all must come from the file
+    resumed.load_checkpoint(tmp_path / "run.pt")
+    resumed.fit(train, valid, num_epochs=6)
+
+    for a, b in zip(straight.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert straight.history.step["loss"] == resumed.history.step["loss"]
+    assert straight.history.epoch["valid_loss"] == resumed.history.epoch["valid_loss"]
+    assert resumed.callbacks[0].best_epoch == straight.callbacks[0].best_epoch
+    assert straight.optimizer.param_groups[0]["lr"] == resumed.optimizer.param_groups[0]["lr"]
+
+
+def test_checkpoint_loads_with_weights_only(tmp_path):
+    trainer, train, valid = make_run(amp="bf16", schedule=schedules.Cosine(0.05, 40), callbacks=[EarlyStopping(patience=1)])
+    trainer.fit(train, valid, num_epochs=2)
+    trainer.save_checkpoint(tmp_path / "c.pt")
+    state = torch.load(tmp_path / "c.pt", weights_only=True)
+    assert set(state) >= {"model", "optimizer", "scheduler", "scaler", "callbacks", "counters", "history", "rng"}
+    assert state["counters"]["epoch"] == 2
+    other, *_ = make_run(callbacks=[])
+    with pytest.raises(ValueError, match="callbacks"):
+        other.load_checkpoint(tmp_path / "c.pt")
+
+
+@pytest.mark.parametrize("lr", [1e3])
+def test_divergence_ends_run_keeps_history_and_weights(lr):
+    trainer, train, valid = make_run(lr=lr, schedule=None, dropout=0.0)
+    history = trainer.fit(train, valid, num_epochs=5)
+    assert history.status == "diverged" and history.diverged_at_step is not None
+    assert history.num_steps == history.diverged_at_step + 1
+    assert "at step" in history.message
+    bad = history.step["loss"][-1]
+    assert not math.isfinite(bad) or bad > 1e3 * history.step["loss"][0]
+    assert all(math.isfinite(v) for v in history.step["loss"][:-1])
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())  # the bad step was not taken
+
+
+def test_nan_loss_is_reported_as_diverged():
+    class NaNAfter(Callback):
+        def on_batch_start(self, trainer):
+            if trainer.global_step == 3:
+                trainer.batch = [torch.full_like(trainer.batch[0], float("nan")), trainer.batch[1]]
+
+    trainer, train, valid = make_run(schedule=None, callbacks=[NaNAfter()])
+    history = trainer.fit(train, valid, num_epochs=3)
+    assert history.status == "diverged" and history.diverged_at_step == 3 and math.isnan(history.step["loss"][-1])
+    assert "nan" in history.message
+
+
+def test_keyboard_interrupt_returns_history_so_far():
+    class Interrupt(Callback):
+        def on_batch_start(self, trainer):
+            if trainer.global_step == 7:
+                raise KeyboardInterrupt
+
+    trainer, train, valid = make_run(schedule=None, callbacks=[Interrupt()])
+    history = trainer.fit(train, valid, num_epochs=5)
+    assert history.status == "interrupted" and history.num_steps == 7 and history.num_epochs == 1
+    assert trainer.global_step == 7
+
+
+def test_early_stopping_stops_and_restores_best_weights():
+    stopper = EarlyStopping(monitor="valid_loss", patience=2)
+    snapshots = []
+    trainer, train, valid = make_run(schedule=None, lr=0.05, dropout=0.0, callbacks=[
+        stopper, LambdaCallback(on_epoch_end=lambda t: snapshots.append([p.detach().clone() for p in t.model.parameters()]))])
+    # a validation set whose labels are shuffled gets worse as the model learns the true ones
+    split = datasets.load_digits_split()
+    noisy = loaders.DeviceLoader(split.X_valid, split.y_valid[torch.randperm(len(split.y_valid), generator=torch.Generator().manual_seed(0))], 256, shuffle=False)
+    history = trainer.fit(train, noisy, num_epochs=40)
+    assert history.status == "stopped early" and "did not improve for 2 epochs" in history.message
+    assert history.num_epochs == stopper.best_epoch + 2
+    best = snapshots[stopper.best_epoch - 1]
+    assert all(torch.equal(p, q) for p, q in zip(trainer.model.parameters(), best))
+
+
+def test_early_stopping_update_is_pure_and_counts_like_keras():
+    stopper = EarlyStopping(patience=2, min_delta=0.1)
+    decisions = [stopper.update(v)[0] for v in [1.0, 0.95, 0.85, 0.84, 0.83]]
+    assert decisions == [False, False, False, False, True] and stopper.best_epoch == 3 and stopper.best == 0.85
+    maximize = EarlyStopping(mode="max", patience=0)
+    assert [maximize.update(v)[0] for v in [0.5, 0.6, 0.6]] == [False, False, True]
+    for kwargs, match in [({"patience": -1}, "patience"), ({"mode": "auto"}, "mode"), ({"min_delta": -1}, "min_delta")]:
+        with pytest.raises(ValueError, match=match):
+            EarlyStopping(**kwargs)
+
+
+def test_unknown_monitor_lists_known_metrics():
+    trainer, train, valid = make_run(schedule=None, callbacks=[EarlyStopping(monitor="val_loss")])
+    with pytest.raises(ValueError, match=r"known metrics: \['train_loss', 'train_accuracy', 'valid_loss', 'valid_accuracy'\]"):
+        trainer.fit(train, valid, num_epochs=1)
+
+
+def test_misspelt_hook_is_an_error():
+    with pytest.raises(ValueError, match="on_epoch_ends is not a hook"):
+        class Typo(Callback):
+            def on_epoch_ends(self, trainer):
+                pass
+    with pytest.raises(ValueError, match="unknown hook"):
+        LambdaCallback(on_batch_ended=print)
+
+
+def test_step_schedule_sets_lr_and_keeps_group_ratios():
+    seed_everything(0)
+    model = models.MLP(64, 10, width=16, depth=1)
+    body, head = list(model[0].parameters()), list(model[2].parameters())
+    optimizer = torch.optim.SGD([{"params": body, "lr": 0.1}, {"params": head, "lr": 1.0}])
+    schedule = schedules.warmup_cosine(0.1, warmup_steps=5, total_steps=25)
+    seen = []
+    trainer = Trainer(model, optimizer, schedule=schedule, progress=False, device="cpu",
+                      callbacks=[LambdaCallback(on_batch_end=lambda t: seen.append([g["lr"] for g in t.optimizer.param_groups]))])
+    split = datasets.load_digits_split()
+    history = trainer.fit(loaders.DeviceLoader(split.X_train[:320], split.y_train[:320], 64), num_epochs=5)
+    assert history.step["lr"] == pytest.approx(schedules.lr_curve(schedule, 25))
+    assert all(head_lr == pytest.approx(10 * body_lr) for body_lr, head_lr in seen)
+
+
+def test_epoch_schedule_and_torch_scheduler_and_plateau():
+    trainer, train, valid = make_run(schedule=None)
+    trainer.schedule, trainer.schedule_interval = schedules.StepDecay(0.05, step_size=1, gamma=0.5), "epoch"
+    history = trainer.fit(train, valid, num_epochs=3)
+    assert history.epoch["lr"] == pytest.approx([0.05, 0.025, 0.0125])
+
+    seed_everything(0)
+    model = models.MLP(64, 10)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=0, threshold=10.0)
+    trainer = Trainer(model, optimizer, metrics={"accuracy": metrics.accuracy}, schedule=plateau,
+                      schedule_interval="epoch", schedule_metric="valid_accuracy", progress=False, device="cpu")
+    history = trainer.fit(train, valid, num_epochs=3)
+    # epoch 1 sets the best; threshold=10 means no later epoch counts as better, so each later one halves
+    # the lr; the history logs the lr each epoch trained with
+    assert history.epoch["lr"] == pytest.approx([0.1, 0.1, 0.05])
+
+
+def test_amp_bf16_and_fp16_and_clipping_run_on_cpu():
+    clipped = []
+
+    class Norms(Callback):
+        def on_after_backward(self, trainer):
+            pass
+
+    for amp in ("bf16", "fp16"):
+        trainer, train, valid = make_run(schedule=None, amp=amp, grad_clip=0.5, callbacks=[Norms()])
+        history = trainer.fit(train, valid, num_epochs=2)
+        assert history.status == "completed" and history.epoch["valid_accuracy"][-1] > 0.3
+        clipped.append(trainer.scaler.is_enabled())
+    assert clipped == [False, True]  # the scaler is only for fp16
+
+
+def test_bad_arguments_name_the_argument():
+    model = models.MLP(2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    other = torch.optim.SGD(models.MLP(2, 2).parameters(), lr=0.1)
+    cases = [
+        (dict(schedule_interval="batch"), "schedule_interval must be one of"),
+        (dict(amp="fp8"), "amp must be one of"),
+        (dict(grad_clip=0), "grad_clip"),
+        (dict(divergence_factor=0.5), "divergence_factor"),
+        (dict(schedule=torch.optim.lr_scheduler.StepLR(other, 1)), "same optimizer"),
+        (dict(schedule="cosine"), "schedule must be None"),
+        (dict(schedule=torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer)), "schedule_interval='epoch'"),
+        (dict(callbacks=[print]), "callbacks must be Callback"),
+        (dict(metrics={"acc": 1}), "metric 'acc'"),
+    ]
+    for kwargs, match in cases:
+        with pytest.raises(ValueError, match=match):
+            Trainer(model, optimizer, progress=False, device="cpu", **kwargs)
+    with pytest.raises(ValueError, match="model must be"):
+        Trainer("mlp", optimizer)
+    with pytest.raises(ValueError, match="optimizer must be"):
+        Trainer(model, "sgd")
+    X, y = datasets.make_moons(64)
+    trainer = Trainer(model, optimizer, progress=False, device="cpu", schedule=schedules.warmup_cosine(0.1, 10, 20))
+    with pytest.raises(ValueError, match="num_epochs"):
+        trainer.fit(loaders.DeviceLoader(X, y, 16), num_epochs=0)
+    with pytest.raises(ValueError, match=r"warmup_steps \(10\) must be shorter than the run \(8 steps\)"):
+        trainer.fit(loaders.DeviceLoader(X, y, 16), num_epochs=2)
+    with pytest.raises(ValueError, match="train_loader"):
+        trainer.fit(None)
+
+
+def test_training_step_override_and_evaluate():
+    class Regression(Trainer):
+        def training_step(self, batch):
+            x, y = batch
+            out = self.model(x)
+            return torch.nn.functional.mse_loss(out, y), out
+
+    x, y, _ = datasets.make_poly_regression(200, degree=2, noise=0.05)
+    model = models.MLP(1, 1, width=32)
+    trainer = Regression(model, torch.optim.Adam(model.parameters(), 0.01), progress=False, device="cpu")
+    history = trainer.fit(loaders.DeviceLoader(x, y, 32), num_epochs=30)
+    assert history.epoch["train_loss"][-1] < 0.2 * history.epoch["train_loss"][0]
+    assert set(trainer.evaluate(loaders.DeviceLoader(x, y, 64, shuffle=False))) == {"loss"}
+
+
+def test_claims_and_exercises(monkeypatch, capsys):
+    assert checks.claim(True, "it holds")
+    monkeypatch.setenv("COURSE_STRICT", "0")
+    assert not checks.claim(False, "it fails")
+    assert not checks.exercise(lambda: (_ for _ in ()).throw(NotImplementedError), "ex")
+    assert "not written yet" in capsys.readouterr().out
+
+    def wrong():
+        assert 1 == 2, "expected 2"
+
+    assert not checks.exercise(wrong, "ex") and "expected 2" in capsys.readouterr().out
+    monkeypatch.setenv("COURSE_STRICT", "1")
+    with pytest.raises(AssertionError):
+        checks.claim(False, "it fails")
+    with pytest.raises(AssertionError):
+        checks.exercise(wrong, "ex")
