@@ -80,7 +80,6 @@ class Trainer:
         self.grad_clip, self.divergence_factor, self.progress = grad_clip, divergence_factor, progress
         self.train_metrics = train_metrics
         self.callbacks = list(callbacks)
-        self._hooks = {name: [getattr(c, name) for c in self.callbacks if _overrides(c, name)] for name in HOOKS}
         for group in optimizer.param_groups:  # remember each group's lr, so a schedule keeps their ratios
             group.setdefault("initial_lr", group["lr"])
         self.history = History()
@@ -98,7 +97,9 @@ class Trainer:
         self._check_fit(train_loader, valid_loader, num_epochs)
         self.train_loader, self.valid_loader = train_loader, valid_loader
         self.should_stop, self.history.status = False, "running"
-        start = time.perf_counter() - self.elapsed
+        # only the hooks a callback really overrides are called: no-op calls would cost time every batch
+        self._hooks = {name: [getattr(c, name) for c in self.callbacks if _overrides(c, name)] for name in HOOKS}
+        self._start = start = time.perf_counter() - self.elapsed
         self._call("on_fit_start")
         try:
             for _ in self._epochs(num_epochs):
@@ -225,7 +226,8 @@ class Trainer:
         exploded = self.divergence_factor is not None and loss > self.divergence_factor * max(abs(self.first_loss), 1e-12)
         if math.isfinite(loss) and not exploded:
             return False
-        self.history.log_step(step=self.global_step, loss=loss, lr=self.optimizer.param_groups[0]["lr"], time=self.elapsed)
+        self.history.log_step(step=self.global_step, loss=loss, lr=self.optimizer.param_groups[0]["lr"],
+                              time=time.perf_counter() - self._start)
         what = f"loss became {loss}" if not math.isfinite(loss) else f"loss {loss:.4g} exceeded {self.divergence_factor:g}x the first loss {self.first_loss:.4g}"
         self.history.status, self.history.diverged_at_step = "diverged", self.global_step
         self.history.message = f"{what} at step {self.global_step}; the weights are those before that step"

@@ -34,6 +34,23 @@ def test_fit_learns_digits_and_logs_plain_history():
     assert history.step["time"] == sorted(history.step["time"])
 
 
+def test_training_metrics_are_opt_in():
+    X, y = datasets.make_moons(64)
+    model = models.MLP(2, 2)
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), metrics={"accuracy": metrics.accuracy},
+                      progress=False, device="cpu")
+    history = trainer.fit(loaders.DeviceLoader(X, y, 16), loaders.DeviceLoader(X, y, 64), num_epochs=1)
+    assert set(history.epoch) == {"epoch", "train_loss", "valid_loss", "valid_accuracy", "lr", "time"}
+
+
+def test_callback_added_after_construction_is_called():
+    calls = []
+    trainer, train, valid = make_run(schedule=None, callbacks=[])
+    trainer.callbacks.append(LambdaCallback(on_epoch_end=lambda t: calls.append(t.epoch)))
+    trainer.fit(train, valid, num_epochs=2)
+    assert calls == [1, 2]
+
+
 def test_resumed_run_is_bitwise_equal_to_uninterrupted(tmp_path):
     straight, train, valid = make_run()
     straight.fit(train, valid, num_epochs=6)
@@ -178,18 +195,22 @@ def test_epoch_schedule_and_torch_scheduler_and_plateau():
 
 
 def test_amp_bf16_and_fp16_and_clipping_run_on_cpu():
-    clipped = []
+    class GradientNorms(Callback):
+        def __init__(self):
+            self.norms = []
 
-    class Norms(Callback):
-        def on_after_backward(self, trainer):
-            pass
+        def on_after_backward(self, trainer):  # unscaled already, so clipping and this see true gradients
+            self.norms.append(float(torch.cat([p.grad.flatten() for p in trainer.model.parameters()]).norm()))
 
+    scaler_used = []
     for amp in ("bf16", "fp16"):
-        trainer, train, valid = make_run(schedule=None, amp=amp, grad_clip=0.5, callbacks=[Norms()])
+        norms = GradientNorms()
+        trainer, train, valid = make_run(schedule=None, amp=amp, grad_clip=0.5, callbacks=[norms])
         history = trainer.fit(train, valid, num_epochs=2)
         assert history.status == "completed" and history.epoch["valid_accuracy"][-1] > 0.3
-        clipped.append(trainer.scaler.is_enabled())
-    assert clipped == [False, True]  # the scaler is only for fp16
+        assert len(norms.norms) == history.num_steps and max(norms.norms) < 1e3  # not multiplied by the loss scale
+        scaler_used.append(trainer.scaler.is_enabled())
+    assert scaler_used == [False, True]  # the scaler is only for fp16
 
 
 def test_bad_arguments_name_the_argument():
