@@ -1,0 +1,124 @@
+"""Plateau explorer: a noisy, seeded validation-loss curve played through a real ``ReduceLROnPlateau``.
+
+The curve is a toy with one honest property of SGD: the loss settles at a level that grows with the
+learning rate (the noise floor of the updates), so every lr drop lets it sink to a lower plateau. Each
+epoch the metric moves a fraction ``RATE`` of the way towards ``FLOOR + SLOPE * lr``, times
+``1 + noise * z`` with a seeded Gaussian ``z``. PyTorch's own scheduler decides when to drop the lr.
+
+>>> result = compute(patience=3, factor=0.5)
+>>> result["lr"][0], len(result["drops"]) > 0
+(0.1, True)
+"""
+from __future__ import annotations
+
+import random
+from functools import lru_cache
+
+START, FLOOR, SLOPE, RATE, LR = 2.3, 0.1, 3.0, 0.3, 0.1  # the toy: the loss settles at FLOOR + SLOPE * lr
+THRESHOLD_MODES = ("rel", "abs")
+LATENCY_CASES = [{"patience": 3}, {"factor": 0.3}, {"threshold": 0.03}, {"threshold_mode": "abs"}, {"cooldown": 4},
+                 {"threshold_mode": "rel"}, {"patience": 8}, {"cooldown": 0}, {"factor": 0.5}, {"patience": 5}]
+
+
+def dynamic_threshold(best: float, mode: str, threshold_mode: str, threshold: float) -> float:
+    """The value the next metric must beat: ``best * (1 - threshold)`` for min/rel, ``best - threshold`` for min/abs, ..."""
+    if threshold_mode == "rel":
+        return best * (1 - threshold) if mode == "min" else best * (1 + threshold)
+    return best - threshold if mode == "min" else best + threshold
+
+
+def compute(patience: int = 5, factor: float = 0.5, threshold: float = 0.01, threshold_mode: str = "rel",
+            cooldown: int = 0, num_epochs: int = 120, noise: float = 0.05, seed: int = 0, min_lr: float = 0.0) -> dict:
+    """Play the toy curve through ``ReduceLROnPlateau(mode="min", ...)``; plain lists per epoch (1-based)."""
+    if threshold_mode not in THRESHOLD_MODES:
+        raise ValueError(f"threshold_mode must be one of {THRESHOLD_MODES}, got {threshold_mode!r}")
+    for name, value in (("patience", patience), ("cooldown", cooldown), ("num_epochs", num_epochs), ("seed", seed)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < (1 if name == "num_epochs" else 0):
+            raise ValueError(f"{name} must be an int >= {1 if name == 'num_epochs' else 0}, got {value!r}")
+    if not 0 < factor < 1:
+        raise ValueError(f"factor must be in (0, 1), got {factor!r}")
+    if not threshold >= 0 or not noise >= 0 or not min_lr >= 0:
+        raise ValueError(f"threshold, noise and min_lr must be >= 0, got {threshold!r}, {noise!r}, {min_lr!r}")
+    return _compute(int(patience), float(factor), float(threshold), threshold_mode, int(cooldown), int(num_epochs),
+                    float(noise), int(seed), float(min_lr))
+
+
+@lru_cache(maxsize=512)
+def _compute(patience, factor, threshold, threshold_mode, cooldown, num_epochs, noise, seed, min_lr) -> dict:
+    import torch
+    from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=LR)
+    scheduler = ReduceLROnPlateau(optimizer, mode="min", factor=factor, patience=patience, threshold=threshold,
+                                  threshold_mode=threshold_mode, cooldown=cooldown, min_lr=min_lr)
+    noise_draws = random.Random(seed)
+    level, out = START, {key: [] for key in ("epoch", "value", "lr", "best", "bar", "bad_epochs", "cooldown")}
+    drops = []
+    for epoch in range(1, num_epochs + 1):
+        lr = optimizer.param_groups[0]["lr"]  # the lr this epoch trained with
+        cooling = scheduler.cooldown_counter > 0  # this epoch's bad result will not count
+        level += RATE * (FLOOR + SLOPE * lr - level)
+        value = level * (1 + noise * noise_draws.gauss(0.0, 1.0))
+        scheduler.step(value)  # the real decision, as after a validation pass
+        if optimizer.param_groups[0]["lr"] < lr:
+            drops.append(epoch)
+        for key, item in (("epoch", epoch), ("value", value), ("lr", lr), ("best", scheduler.best),
+                          ("bar", dynamic_threshold(scheduler.best, "min", threshold_mode, threshold)),
+                          ("bad_epochs", scheduler.num_bad_epochs), ("cooldown", cooling)):
+            out[key].append(item)
+    settings = dict(patience=patience, factor=factor, threshold=threshold, threshold_mode=threshold_mode, cooldown=cooldown)
+    return {**out, "drops": drops, "final_lr": optimizer.param_groups[0]["lr"], "settings": settings}
+
+
+def draw(result: dict, fig):
+    """The metric with its best value and the bar to beat (top), the lr per epoch (bottom); drops marked."""
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    epochs = result["epoch"]
+    top.plot(epochs, result["value"], ".-", color="0.6", lw=0.8, ms=3, label="metric (valid loss)")
+    top.step(epochs, result["best"], where="post", color="black", lw=1.2, label="best so far")
+    top.step(epochs, result["bar"], where="post", color="tab:red", ls="--", lw=1, label="must beat (dynamic threshold)")
+    cooling = [e for e, c in zip(epochs, result["cooldown"]) if c]
+    for epoch in cooling:
+        top.axvspan(epoch - 0.5, epoch + 0.5, color="tab:blue", alpha=0.12, lw=0)
+    for ax in (top, bottom):
+        for epoch in result["drops"]:
+            ax.axvline(epoch + 0.5, color="tab:orange", lw=1.2, alpha=0.8)  # decided after epoch, used from the next
+    top.plot([], [], color="tab:orange", label="lr drop")
+    if cooling:
+        top.fill_between([], [], color="tab:blue", alpha=0.12, label="cooldown")
+    top.set(ylabel="valid loss", yscale="log", title="a noisy metric through ReduceLROnPlateau(mode='min')")
+    top.legend(fontsize=8, loc="upper right")
+    bottom.step(epochs, result["lr"], where="mid", color="tab:green", lw=1.5)
+    bottom.set(xlabel="epoch", ylabel="lr", yscale="log", title="lr per epoch")
+    s = result["settings"]
+    fig.suptitle(f"patience={s['patience']}, factor={s['factor']:g}, threshold={s['threshold']:.2g} ({s['threshold_mode']}), "
+                 f"cooldown={s['cooldown']}: {len(result['drops'])} drops, final lr {result['final_lr']:.2e}", fontsize=10)
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.1, top=0.88, hspace=0.45)  # fixed: tight_layout is slow
+    return fig
+
+
+def explorer(patience: int = 5, factor: float = 0.5, threshold: float = 0.01, threshold_mode: str = "rel", cooldown: int = 0):
+    """Drag patience, factor, threshold, threshold_mode and cooldown; the scheduler is replayed on each change."""
+    import ipywidgets as w
+
+    from .base import LiveFigure, connect, log_slider
+
+    def slider(kind, description, value, low, high, step=1):
+        return kind(value=value, min=low, max=high, step=step, description=description, continuous_update=False,
+                    style={"description_width": "initial"})
+
+    controls = {
+        "patience": slider(w.IntSlider, "patience", patience, 0, 20),
+        "factor": slider(w.FloatSlider, "factor", factor, 0.05, 0.95, 0.05),
+        "threshold": log_slider("threshold", threshold, 1e-4, 0.3),
+        "threshold_mode": w.Dropdown(options=THRESHOLD_MODES, value=threshold_mode, description="threshold_mode"),
+        "cooldown": slider(w.IntSlider, "cooldown", cooldown, 0, 15),
+    }
+
+    def render(fig, **values):
+        draw(compute(**values), fig)
+
+    box = w.VBox([w.HBox(list(controls.values())[:3]), w.HBox(list(controls.values())[3:])])
+    figure = LiveFigure(render, figsize=(10, 5.2), height="560px")
+    box.children = (*box.children, figure.widget())
+    return connect(controls, figure, layout=box)

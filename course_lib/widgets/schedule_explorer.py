@@ -1,0 +1,162 @@
+"""Schedule explorer: pick a learning-rate schedule, drag its parameters, see the lr at every step.
+
+``compute`` builds the ``course_lib.schedules`` callable (inside ``Warmup`` when ``warmup_steps > 0``)
+and PyTorch's built-in equivalent (``LinearLR`` + ``SequentialLR`` for the warm-up), traces both and
+returns plain tuples; ``draw`` only plots; ``explorer`` shows the controls of the chosen schedule.
+
+>>> result = compute("cosine", lr=0.1, num_steps=100, warmup_steps=10)
+>>> result["max_difference"] < 1e-12
+True
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .. import schedules
+
+SCHEDULES = ("constant", "step decay", "exponential", "1/t", "multistep", "cosine", "cosine restarts", "one-cycle")
+PARAMETERS = {  # the controls each schedule reads, besides lr, num_steps and warmup_steps
+    "constant": (), "step decay": ("step_size", "gamma"), "exponential": ("exp_gamma",), "1/t": ("k",),
+    "multistep": ("milestones", "gamma"), "cosine": (), "cosine restarts": ("period", "period_mult"),
+    "one-cycle": ("pct_start",),
+}
+START_FACTOR = 0.1  # the warm-up starts at 10% of the schedule's first lr
+LATENCY_CASES = [{"schedule": "step decay"}, {"step_size": 60}, {"gamma": 0.3}, {"warmup_steps": 50},
+                 {"schedule": "cosine restarts"}, {"period": 150}, {"schedule": "one-cycle"}, {"pct_start": 0.5},
+                 {"lr": 0.01}, {"schedule": "step decay"}, {"schedule": "cosine"}, {"num_steps": 800}]
+
+
+def build(name: str, lr: float, num_steps: int, warmup_steps: int = 0, **params):
+    """(course_lib schedule, ``optimizer -> torch scheduler``) for one choice of the controls.
+
+    With a warm-up, the schedule proper starts after it: milestones, step sizes and periods count from there.
+    """
+    import torch.optim.lr_scheduler as torch_schedulers
+
+    if name not in SCHEDULES:
+        raise ValueError(f"name must be one of {SCHEDULES}, got {name!r}")
+    unknown = set(params) - set(PARAMETERS[name])
+    if unknown:
+        raise ValueError(f"{name!r} takes the parameters {PARAMETERS[name]}, not {sorted(unknown)}")
+    if not isinstance(warmup_steps, int) or not 0 <= warmup_steps < num_steps:
+        raise ValueError(f"warmup_steps must be an int in [0, num_steps={num_steps}), got {warmup_steps!r}")
+    if name == "one-cycle" and warmup_steps:
+        raise ValueError("warmup_steps must be 0 for 'one-cycle': its first pct_start of the run is its warm-up")
+    length = num_steps - warmup_steps  # the schedule proper starts after the warm-up
+    p = params
+    if name == "constant":
+        ours, theirs = schedules.Constant(lr), lambda o: torch_schedulers.ConstantLR(o, factor=1.0, total_iters=0)
+    elif name == "step decay":
+        ours = schedules.StepDecay(lr, p["step_size"], p["gamma"])
+        theirs = lambda o: torch_schedulers.StepLR(o, p["step_size"], p["gamma"])  # noqa: E731
+    elif name == "exponential":
+        ours, theirs = schedules.Exponential(lr, p["exp_gamma"]), lambda o: torch_schedulers.ExponentialLR(o, p["exp_gamma"])
+    elif name == "1/t":  # PyTorch has no 1/t built-in: LambdaLR with the formula
+        ours, theirs = schedules.InverseTime(lr, p["k"]), lambda o: torch_schedulers.LambdaLR(o, lambda t: 1 / (1 + p["k"] * t))
+    elif name == "multistep":
+        milestones = sorted(set(p["milestones"]))
+        ours = schedules.MultiStep(lr, milestones, p["gamma"])
+        theirs = lambda o: torch_schedulers.MultiStepLR(o, milestones, p["gamma"])  # noqa: E731
+    elif name == "cosine":
+        ours, theirs = schedules.Cosine(lr, length), lambda o: torch_schedulers.CosineAnnealingLR(o, T_max=length)
+    elif name == "cosine restarts":
+        ours = schedules.CosineRestarts(lr, p["period"], p["period_mult"])
+        theirs = lambda o: torch_schedulers.CosineAnnealingWarmRestarts(o, T_0=p["period"], T_mult=p["period_mult"])  # noqa: E731
+    else:
+        ours = schedules.OneCycle(lr, num_steps, p["pct_start"])
+        theirs = lambda o: torch_schedulers.OneCycleLR(o, max_lr=lr, total_steps=num_steps, pct_start=p["pct_start"])  # noqa: E731
+    if not warmup_steps:
+        return ours, theirs
+    main = theirs
+    return (schedules.Warmup(ours, warmup_steps, START_FACTOR),
+            lambda o: torch_schedulers.SequentialLR(o, [torch_schedulers.LinearLR(o, START_FACTOR, total_iters=warmup_steps), main(o)],
+                                                    milestones=[warmup_steps]))
+
+
+def compute(name: str, lr: float = 0.1, num_steps: int = 500, warmup_steps: int = 0, **params) -> dict:
+    """The lr at each step from course_lib and from PyTorch's built-in, and how far apart they are."""
+    if "milestones" in params:
+        params["milestones"] = tuple(params["milestones"])
+    return _compute(name, float(lr), int(num_steps), warmup_steps, tuple(sorted(params.items())))
+
+
+@lru_cache(maxsize=512)
+def _compute(name, lr, num_steps, warmup_steps, params) -> dict:
+    ours, theirs = build(name, lr, num_steps, warmup_steps, **dict(params))
+    curve = tuple(schedules.lr_curve(ours, num_steps))
+    torch_curve = tuple(schedules.trace(theirs, num_steps, lr=lr))
+    return {"name": name, "params": dict(params), "warmup_steps": warmup_steps, "steps": tuple(range(num_steps)),
+            "lr": curve, "torch_lr": torch_curve, "max_difference": max(abs(a - b) for a, b in zip(curve, torch_curve)),
+            "final_lr": curve[-1], "mean_lr": sum(curve) / num_steps}
+
+
+def draw(result: dict, fig_or_ax):
+    """lr per step on a linear and a log axis (a Figure) or only the linear one (an Axes)."""
+    from matplotlib.figure import Figure
+
+    if isinstance(fig_or_ax, Figure):
+        axes = fig_or_ax.subplots(1, 2)
+    else:
+        axes = [fig_or_ax]
+    settings = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in result["params"].items())
+    for ax, scale in zip(axes, ("linear", "log")):
+        if result["warmup_steps"]:
+            ax.axvspan(0, result["warmup_steps"], color="tab:orange", alpha=0.15, label="warm-up")
+        ax.plot(result["steps"], result["lr"], color="tab:blue", lw=2, label="course_lib.schedules")
+        ax.plot(result["steps"], result["torch_lr"], color="black", ls="--", lw=1, label="torch.optim.lr_scheduler")
+        ax.set(xlabel="update (step)", ylabel="learning rate", yscale=scale, title=f"lr per step ({scale} axis)")
+    axes[0].legend(loc="best", fontsize=8)
+    axes[0].figure.suptitle(f"{result['name']}({settings}): final lr {result['final_lr']:.2e}, mean lr {result['mean_lr']:.2e}, "
+                            f"max |course_lib - torch| = {result['max_difference']:.1e}", fontsize=10)
+    if isinstance(fig_or_ax, Figure):  # fixed margins: tight_layout would double the time of a redraw
+        fig_or_ax.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.8, wspace=0.25)
+    return fig_or_ax
+
+
+def explorer(schedule: str = "cosine", lr: float = 0.1, num_steps: int = 500, warmup_steps: int = 0):
+    """Pick a schedule from the dropdown and drag its parameters; only its own controls are shown."""
+    import ipywidgets as w
+
+    from .base import LiveFigure, connect, log_slider
+
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+
+    def slider(kind, description, value, low, high, step=1, **extra):  # each its own Layout: hiding one hides only it
+        return kind(value=value, min=low, max=high, step=step, description=description, continuous_update=False,
+                    style={"description_width": "initial"}, layout=w.Layout(width="300px"), **extra)
+
+    common = {
+        "schedule": w.Dropdown(options=SCHEDULES, value=schedule, description="schedule"),
+        "lr": log_slider("lr", lr, 1e-3, 1.0),
+        "num_steps": slider(w.IntSlider, "num_steps", num_steps, 100, 2000, 50),
+        "warmup_steps": slider(w.IntSlider, "warmup_steps", warmup_steps, 0, 250, 5),
+    }
+    own = {
+        "step_size": slider(w.IntSlider, "step_size", 100, 5, 500, 5),
+        "gamma": slider(w.FloatSlider, "gamma", 0.5, 0.05, 0.95, 0.05),
+        "milestones": slider(w.IntRangeSlider, "milestones", (250, 375), 5, 2000, 5),
+        "exp_gamma": slider(w.FloatSlider, "gamma", 0.995, 0.95, 0.9995, 0.0005, readout_format=".4f"),
+        "k": log_slider("k", 0.02, 1e-4, 1.0),  # 1/t: lr / (1 + k * step)
+        "period": slider(w.IntSlider, "period (T_0)", 100, 10, 1000, 10),
+        "period_mult": slider(w.IntSlider, "period_mult (T_mult)", 1, 1, 3),
+        "pct_start": slider(w.FloatSlider, "pct_start", 0.3, 0.05, 0.95, 0.05),
+    }
+
+    def show_own(_change=None):  # only the chosen schedule's controls are visible; one-cycle has its own warm-up
+        name = common["schedule"].value
+        for key, control in own.items():
+            control.layout.display = "" if key in PARAMETERS[name] else "none"
+        common["warmup_steps"].disabled = name == "one-cycle"
+
+    def render(fig, schedule, lr, num_steps, warmup_steps, **values):
+        warmup = 0 if schedule == "one-cycle" else min(warmup_steps, num_steps - 1)
+        draw(compute(schedule, lr, num_steps, warmup, **{k: values[k] for k in PARAMETERS[schedule]}), fig)
+
+    common["schedule"].observe(show_own, names="value")
+    show_own()
+    controls = {**common, **own}
+    box = w.VBox([w.HBox(list(common.values())), w.HBox(list(own.values()))])
+    figure = LiveFigure(render, figsize=(11, 3.8))
+    box.children = (*box.children, figure.widget())
+    return connect(controls, figure, layout=box)
