@@ -17,29 +17,27 @@ def strict() -> bool:
     return os.environ.get("COURSE_STRICT") == "1"
 
 
-def claim(condition: bool, statement: str) -> bool:
+def claim(condition: bool, statement: str) -> None:
     """Print ``statement`` with a tick if ``condition`` holds; otherwise warn (or raise under the tests)."""
     if bool(condition):
         print(f"\N{CHECK MARK} {statement}")
-        return True
+        return
     if strict():
         raise AssertionError(f"the lesson claims: {statement!r}, but this run does not show it")
     print(f"\N{BALLOT X} not in this run: {statement} (seeds, sizes or devices can move small results; "
           "try the default size)")
-    return False
 
 
-def exercise(check: Callable[[], None], what: str) -> bool:
+def exercise(check: Callable[[], None], what: str) -> None:
     """Run ``check`` (which calls the learner's code and asserts) and say how it went."""
     try:
         check()
     except NotImplementedError:
         print(f"\N{PENCIL} {what}: not written yet. Replace the `raise NotImplementedError` and run this cell again.")
-        return False
+        return
     except AssertionError as error:
         if strict():
             raise
         print(f"\N{BALLOT X} {what}: not quite. {error}")
-        return False
+        return
     print(f"\N{CHECK MARK} {what}: correct, well done.")
-    return True

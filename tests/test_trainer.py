@@ -261,16 +261,21 @@ def test_training_step_override_and_evaluate():
 
 
 def test_claims_and_exercises(monkeypatch, capsys):
-    assert checks.claim(True, "it holds")
+    checks.claim(True, "it holds")
+    assert "\N{CHECK MARK} it holds" in capsys.readouterr().out
     monkeypatch.setenv("COURSE_STRICT", "0")
-    assert not checks.claim(False, "it fails")
-    assert not checks.exercise(lambda: (_ for _ in ()).throw(NotImplementedError), "ex")
+    checks.claim(False, "it fails")
+    assert "not in this run: it fails" in capsys.readouterr().out
+    checks.exercise(lambda: (_ for _ in ()).throw(NotImplementedError), "ex")
     assert "not written yet" in capsys.readouterr().out
 
     def wrong():
         assert 1 == 2, "expected 2"
 
-    assert not checks.exercise(wrong, "ex") and "expected 2" in capsys.readouterr().out
+    checks.exercise(wrong, "ex")
+    assert "expected 2" in capsys.readouterr().out
+    checks.exercise(lambda: None, "ex")
+    assert "correct" in capsys.readouterr().out
     monkeypatch.setenv("COURSE_STRICT", "1")
     with pytest.raises(AssertionError):
         checks.claim(False, "it fails")
