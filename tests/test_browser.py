@@ -1,0 +1,214 @@
+"""The widgets work in a real browser: JupyterLab and Voila, in headless Chromium, driven by Playwright.
+
+JupyterLab: a server on a free local port over a temporary copy of ``notebooks/`` (the kernel is this
+Python, with ``course_lib`` installed, and ``COURSE_SIZE=smoke``) opens the notebook with the learning
+rate explorer, runs all cells, and waits for the kernel. Then the learning-rate slider is moved with the
+keyboard, as a learner would (ipywidgets 8 sliders are noUiSlider: arrow keys on the focused handle),
+and the plot image in the widget's output must change; no cell may show an error. Voila: the same for
+one widget on a page Voila renders. Screenshots go to ``artifacts/browser/``.
+
+Without Chromium (``/usr/bin/chromium``) or Playwright the tests skip, except under CI (``CI=true``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from browser_support import (CHROMIUM_ARGS, free_port, jupyter_lab_command, require_browser, server,
+                             voila_command)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts" / "browser"
+
+# The learning rate explorer belongs to notebook 02. Until 02 shows it (its code mentions "lr_explorer"),
+# notebook 00 stands in: its `lr_demo` widget has the same kind of log slider labelled "learning rate".
+LR_NOTEBOOK, STAND_IN_NOTEBOOK, LR_WIDGET_MARK = "02_learning_rate_and_warmup.ipynb", "00_start_here.ipynb", "lr_explorer"
+VOILA_NOTEBOOK = "00_start_here.ipynb"  # Voila runs the whole notebook before it shows the page: the shortest one
+LR_LABEL = re.compile(r"learning rate|^\s*lr\b", re.IGNORECASE)  # the slider's description
+KEY_PRESSES = 3  # arrow presses on the slider: three value changes, like a short drag
+KERNEL_QUIET_MS = 1500  # the kernel idle this long after the last change: every redraw has arrived
+ERROR_MARK = re.compile(r"Traceback|Error\b")
+
+LAB_KERNEL = "window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel"
+VOILA_KERNEL = "window.jupyterapp.widgetManager?.kernel"
+
+
+def lr_notebook(folder: Path) -> str:
+    path = folder / LR_NOTEBOOK
+    code = [c["source"] for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"] if path.exists() else []
+    return LR_NOTEBOOK if any(LR_WIDGET_MARK in "".join(source) for source in code) else STAND_IN_NOTEBOOK
+
+
+@pytest.fixture(scope="module")
+def notebooks(tmp_path_factory) -> Path:
+    copy = tmp_path_factory.mktemp("browser") / "notebooks"
+    shutil.copytree(ROOT / "notebooks", copy, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.out.ipynb"))
+    return copy
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    messages = []
+    page.on("pageerror", lambda error: messages.append(f"page error: {error}"))
+    page.messages = messages
+    yield page
+    context.close()
+
+
+def lr_slider(page):
+    return page.locator(".widget-slider").filter(has=page.locator(".widget-label", has_text=LR_LABEL)).first
+
+
+def widget_box(slider):
+    """The smallest element around the slider that also holds the widget's plot image."""
+    return slider.locator("xpath=ancestor::div[.//div[contains(@class, 'widget-output')]//img][1]")
+
+
+def plot_sources(box) -> list[str]:
+    return box.locator(".widget-output img").evaluate_all("images => images.map(image => image.src)")
+
+
+def readout_matches_handle(slider) -> bool:
+    """The readout shows the value the handle moved to (a log slider's handle sits at log10 of it)."""
+    position = float(slider.locator(".noUi-handle").get_attribute("aria-valuetext"))
+    try:
+        value = float(slider.locator(".widget-readout").inner_text().strip())
+    except ValueError:
+        return False
+    return any(math.isclose(value, target, rel_tol=0.06) for target in (position, 10 ** position))
+
+
+def move_slider_and_wait(page, slider, kernel: str, presses: int = KEY_PRESSES) -> str:
+    """Press the right arrow on the slider's handle; wait for the readout and for every redraw. Returns the readout."""
+    page.evaluate(f"""() => {{
+        const kernel = {kernel};
+        window.__courseKernelLog = [];
+        kernel.statusChanged.connect((_, status) => window.__courseKernelLog.push([performance.now(), status]));
+    }}""")
+    before = slider.locator(".widget-readout").inner_text()
+    handle = slider.locator(".noUi-handle")
+    handle.focus()
+    for _ in range(presses):
+        handle.press("ArrowRight")
+    page.wait_for_function("([readout, before]) => readout.innerText !== before",
+                           arg=[slider.locator(".widget-readout").element_handle(), before])
+    deadline = time.monotonic() + 30
+    while not readout_matches_handle(slider):
+        assert time.monotonic() < deadline, "the readout never showed the slider's final value"
+        time.sleep(0.1)
+    page.wait_for_function(f"""() => {{
+        const kernel = {kernel}, log = window.__courseKernelLog;
+        return kernel && kernel.status === 'idle' && log.some(entry => entry[1] === 'busy')
+               && performance.now() - log[log.length - 1][0] > {KERNEL_QUIET_MS};
+    }}""", timeout=90_000, polling=200)
+    return slider.locator(".widget-readout").inner_text()
+
+
+def error_outputs(page) -> list[str]:
+    """Texts of stderr and error outputs on the page that show a traceback or an error."""
+    texts = page.locator('[data-mime-type="application/vnd.jupyter.stderr"], .jp-OutputArea-output.jp-mod-error'
+                         ).all_inner_texts()
+    return [text[:2000] for text in texts if ERROR_MARK.search(text)]
+
+
+def screenshot(page, name: str, element=None) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    if element is not None:
+        element.scroll_into_view_if_needed()
+    page.screenshot(path=str(path))
+    return path
+
+
+def test_lr_widget_in_jupyterlab(notebooks, page, tmp_path):
+    name = lr_notebook(notebooks)
+    runtime = tmp_path / "lab"
+    settings = runtime / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    port = free_port()
+    started = time.monotonic()
+    with server(jupyter_lab_command(notebooks, port, runtime), port, ARTIFACTS / "jupyterlab.log", ready_path="/api",
+                env={"COURSE_SIZE": "smoke", "JUPYTER_RUNTIME_DIR": str(runtime / "runtime")}, cwd=notebooks):
+        page.goto(f"http://127.0.0.1:{port}/lab/tree/{name}", timeout=120_000)
+        page.wait_for_function(f"""() => {{
+            const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+            return panel && panel.context && panel.context.path === {json.dumps(name)} && panel.content
+                   && panel.sessionContext.isReady && {LAB_KERNEL} && {LAB_KERNEL}.status === 'idle';
+        }}""", timeout=120_000, polling=250)
+        page.evaluate("() => window.jupyterapp.shell.leftCollapsed || window.jupyterapp.commands.execute('application:toggle-left-area')")
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        state = page.wait_for_function(f"""() => {{
+            const panel = window.jupyterapp.shell.currentWidget, kernel = {LAB_KERNEL};
+            const cells = panel.content.widgets.filter(cell => cell.model.type === 'code');
+            const outputs = cells.flatMap(cell => cell.model.outputs.toJSON());
+            const errors = outputs.filter(o => o.output_type === 'error'
+                || (o.output_type === 'stream' && o.name === 'stderr' && /Traceback/.test([].concat(o.text).join(''))));
+            const done = cells.every(cell => cell.model.executionCount !== null);
+            const busy = cells.some(cell => cell.promptNode && cell.promptNode.textContent.includes('*'));
+            if (kernel && kernel.status === 'idle' && !busy && (done || errors.length))
+                return {{cells: cells.length, errors: errors.map(e => JSON.stringify(e).slice(0, 2000))}};
+            return null;
+        }}""", timeout=180_000, polling=500).json_value()
+        ran = time.monotonic() - started
+        assert not state["errors"], f"{name} shows errors after running all cells: {state['errors']}"
+
+        slider = lr_slider(page)
+        slider.wait_for(state="visible", timeout=30_000)
+        box = widget_box(slider)
+        box.locator(".widget-output img").first.wait_for(state="attached", timeout=30_000)
+        before = plot_sources(box)
+        readout = move_slider_and_wait(page, slider, LAB_KERNEL)
+        after = plot_sources(box)
+        shot = screenshot(page, f"jupyterlab_{name.replace('.ipynb', '')}.png", element=box)
+        assert after and after != before, f"the plot in {name} did not change when the learning rate moved to {readout}"
+        assert not error_outputs(page), f"{name} shows errors: {error_outputs(page)}"
+        assert not page.messages, page.messages
+        print(f"JupyterLab {name}: ran in {ran:.0f} s, total {time.monotonic() - started:.0f} s, "
+              f"learning rate now {readout}, screenshot {shot}")
+
+
+def test_widget_in_voila(notebooks, page):
+    port = free_port()
+    started = time.monotonic()
+    with server(voila_command(notebooks / VOILA_NOTEBOOK, port), port, ARTIFACTS / "voila.log",
+                env={"COURSE_SIZE": "smoke"}, cwd=notebooks):
+        page.goto(f"http://127.0.0.1:{port}/", timeout=180_000)  # Voila answers once the notebook has run
+        slider = lr_slider(page)
+        slider.wait_for(state="visible", timeout=60_000)
+        box = widget_box(slider)
+        box.locator(".widget-output img").first.wait_for(state="attached", timeout=60_000)
+        page.wait_for_function(f"() => {VOILA_KERNEL} && {VOILA_KERNEL}.status === 'idle'", timeout=60_000)
+        assert not error_outputs(page), f"Voila shows errors for {VOILA_NOTEBOOK}: {error_outputs(page)}"
+        before = plot_sources(box)
+        readout = move_slider_and_wait(page, slider, VOILA_KERNEL)
+        after = plot_sources(box)
+        shot = screenshot(page, f"voila_{VOILA_NOTEBOOK.replace('.ipynb', '')}.png", element=box)
+        assert after and after != before, f"the plot under Voila did not change when the learning rate moved to {readout}"
+        assert not error_outputs(page), f"Voila shows errors for {VOILA_NOTEBOOK}: {error_outputs(page)}"
+        assert not page.messages, page.messages
+        print(f"Voila {VOILA_NOTEBOOK}: total {time.monotonic() - started:.0f} s, learning rate now {readout}, "
+              f"screenshot {shot}")
