@@ -1,0 +1,162 @@
+"""Early-stopping explorer: a validation-loss trace played through course_lib's ``EarlyStopping``.
+
+Drag ``patience`` and ``min_delta`` and see where the run stops, which epoch was best (the weights
+``restore_best_weights`` puts back) and how the wait counter climbs towards the patience. The trace
+is a real run's (``explorer(trace=history.epoch["valid_loss"])``) or generated: a curve that falls,
+bottoms out at a known epoch and rises again, times random noise.
+
+>>> result = compute(noisy_trace(60, noise=0.08, seed=0), patience=5, min_delta=0.0)
+>>> result["stop_epoch"] - result["best_epoch"] <= 5
+True
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+from ..early_stopping import EarlyStopping
+
+SOURCES = ("generated", "real run")
+
+# One change after another, as benchmarks/widget_latency.py plays them (the last one is cached).
+LATENCY_CASES = [{"patience": 2}, {"patience": 12}, {"min_delta": 0.01}, {"noise": 0.15}, {"seed": 3},
+                 {"patience": 2}]
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def truth_curve(num_epochs: int = 60) -> tuple[float, ...]:
+    """The noise-free validation loss of the generated traces: ``1.6 exp(-t/4) + 0.1 + 0.004 t``.
+
+    It falls fast, bottoms out at epoch ``TRUE_BEST_EPOCH`` (18) and then rises slowly, as a validation
+    loss does once a model starts to overfit.
+    """
+    _check_int("num_epochs", num_epochs, 2)
+    return tuple(1.6 * math.exp(-t / 4) + 0.1 + 0.004 * t for t in range(1, num_epochs + 1))
+
+
+TRUE_BEST_EPOCH = 18  # the slope 0.004 - 0.4 exp(-t/4) is zero at t = 4 ln 100 = 18.4; epoch 18 is lower than 19
+
+
+@lru_cache(maxsize=256)
+def noisy_trace(num_epochs: int = 60, noise: float = 0.08, seed: int = 0) -> tuple[float, ...]:
+    """``truth_curve`` times ``exp(noise * z)`` with z standard normal: a noisy validation loss, always > 0.
+
+    ``noise`` is the relative size of the epoch-to-epoch wobble (0.08: about 8%).
+    """
+    import numpy as np
+
+    _check_int("num_epochs", num_epochs, 2)
+    _check_int("seed", seed, 0)
+    if not (isinstance(noise, (int, float)) and 0 <= noise <= 1):
+        raise ValueError(f"noise must be a number in [0, 1], got {noise!r}")
+    z = np.random.default_rng(seed).standard_normal(num_epochs)
+    return tuple(float(v * math.exp(noise * e)) for v, e in zip(truth_curve(num_epochs), z))
+
+
+def compute(values, patience: int, min_delta: float, mode: str = "min", truth=None) -> dict:
+    """Feed ``values`` one epoch at a time to ``EarlyStopping.update``; return what happened, as plain data.
+
+    ``stop_epoch`` is the 1-based epoch after which training stops (``None``: it never stops within the
+    trace), ``best_epoch``/``best_value`` the point restored, ``waits`` the wait counter after each epoch.
+    ``truth`` (optional) is a noise-free curve kept for drawing.
+    """
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
+        raise ValueError("values must be a non-empty sequence of numbers (one per epoch)")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ValueError("values must hold plain numbers (use [float(v) for v in ...] for tensors)")
+    return _compute(tuple(float(v) for v in values), patience, min_delta, mode,
+                    None if truth is None else tuple(float(v) for v in truth))
+
+
+@lru_cache(maxsize=1024)
+def _compute(values: tuple, patience, min_delta, mode, truth) -> dict:
+    stopper = EarlyStopping(mode=mode, patience=patience, min_delta=min_delta)  # validates the rest
+    waits, stop_epoch, reason = [], None, f"never stops within {len(values)} epochs"
+    for epoch, value in enumerate(values, start=1):
+        stop, why = stopper.update(float(value))
+        waits.append(stopper.wait)
+        if stop:
+            stop_epoch, reason = epoch, why
+            break
+    return {"values": list(values), "truth": list(truth) if truth is not None else None, "mode": mode,
+            "patience": patience, "min_delta": min_delta, "waits": waits, "stop_epoch": stop_epoch,
+            "best_epoch": stopper.best_epoch, "best_value": stopper.best, "reason": reason}
+
+
+def draw(result: dict, fig, label: str = "validation loss"):
+    """Left: the trace, the stop and the restored best epoch. Right: the wait counter against patience."""
+    grid = fig.add_gridspec(1, 3)
+    ax, ax_wait = fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[0, 2])
+    values, stop, best = result["values"], result["stop_epoch"], result["best_epoch"]
+    trained = stop or len(values)
+    epochs = list(range(1, len(values) + 1))
+    if result["truth"] is not None:
+        ax.plot(epochs, result["truth"], ":", color="black", alpha=0.6, label="noise-free curve")
+    ax.plot(epochs[:trained], values[:trained], "-o", markersize=3, color="C0", label=f"{label} (trained)")
+    if stop is not None:
+        ax.plot(epochs[stop - 1 :], values[stop - 1 :], "--", color="0.65", label="never trained (after the stop)")
+        ax.axvline(stop, color="C3", label=f"stops after epoch {stop}")
+        ax.axvspan(best, stop, color="C3", alpha=0.08)
+    if best > 0:
+        ax.plot([best], [result["best_value"]], "*", color="C2", markersize=16, zorder=5,
+                label=f"best epoch {best}" + (" (restored)" if stop is not None else ""))
+    what = f"stops after epoch {stop}, restores epoch {best}" if stop is not None else result["reason"]
+    ax.set(xlabel="epoch", ylabel=label, title=f"patience {result['patience']}, min_delta {result['min_delta']:g}: {what}")
+    if result["mode"] == "min" and min(v for v in values if v == v) > 0:
+        from matplotlib.ticker import FormatStrFormatter, LogLocator
+
+        ax.set_yscale("log")  # a loss falls by a factor of ten or more: the minimum stays visible
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.minorticks_off()  # fewer ticks: a faster redraw
+    ax.legend(fontsize=8, loc="upper right" if result["mode"] == "min" else "lower right")
+    ax_wait.step(epochs[:trained], result["waits"], where="mid", color="C1")
+    ax_wait.axhline(result["patience"], color="C3", linestyle="--")
+    ax_wait.set(xlabel="epoch", ylabel="epochs without improvement", title=f"wait counter (dashed: patience {result['patience']})",
+                xlim=(0.5, len(values) + 0.5), ylim=(-0.5, max(result["patience"], max(result["waits"])) + 1.5))
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.9, wspace=0.4)  # tight_layout costs a redraw
+    return ax, ax_wait
+
+
+def explorer(trace=None, mode: str = "min", label: str = "validation loss", patience: int = 5, min_delta: float = 0.0,
+             noise: float = 0.08, seed: int = 0, num_epochs: int = 60):
+    """Controls for the trace source, patience, min_delta, and the noise and seed of a generated trace."""
+    import ipywidgets as w
+
+    from .base import LiveFigure, connect
+
+    real = None
+    if trace is not None:
+        real = tuple(float(v) for v in trace)
+        if len(real) == 0:
+            raise ValueError("trace must hold at least one value (one per epoch), or be None for a generated trace")
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' (a loss) or 'max' (an accuracy), got {mode!r}")
+    slider = {"continuous_update": False, "style": {"description_width": "initial"}}
+    controls = {
+        "source": w.Dropdown(options=list(SOURCES) if real else ["generated"],
+                             value="real run" if real else "generated", description="trace"),
+        "patience": w.IntSlider(value=patience, min=0, max=30, description="patience", **slider),
+        "min_delta": w.FloatSlider(value=min_delta, min=0.0, max=0.05, step=0.001, readout_format=".3f",
+                                   description="min_delta", **slider),
+        "noise": w.FloatSlider(value=noise, min=0.0, max=0.3, step=0.01, description="noise (generated)", **slider),
+        "seed": w.IntSlider(value=seed, min=0, max=20, description="seed (generated)", **slider),
+    }
+
+    def render(fig, source, patience, min_delta, noise, seed):
+        if source == "real run":
+            result = compute(real, patience, min_delta, mode)
+            draw(result, fig, label=label)
+        else:
+            result = compute(noisy_trace(num_epochs, noise, seed), patience, min_delta, "min", truth_curve(num_epochs))
+            draw(result, fig, label="generated validation loss")
+
+    names = list(controls)
+    figure = LiveFigure(render, figsize=(10, 3.8))
+    layout = w.VBox([w.HBox([controls[n] for n in names[:3]]), w.HBox([controls[n] for n in names[3:]]), figure.widget()])
+    return connect(controls, figure, layout=layout)
+
