@@ -28,9 +28,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "browser"
 
-# The learning rate explorer belongs to notebook 02. Until 02 shows it (its code mentions "lr_explorer"),
+# The learning rate explorer belongs to notebook 02. Until 02 shows it (a code cell mentions "lr_explorer"),
 # notebook 00 stands in: its `lr_demo` widget has the same kind of log slider labelled "learning rate".
-LR_NOTEBOOK, STAND_IN_NOTEBOOK, LR_WIDGET_MARK = "02_learning_rate_and_warmup.ipynb", "00_start_here.ipynb", "lr_explorer"
+# Each entry: (notebook, a word in the code cell that shows the widget); the first one present is tested.
+LR_NOTEBOOKS = [("02_learning_rate_and_warmup.ipynb", "lr_explorer"), ("00_start_here.ipynb", "lr_demo")]
 VOILA_NOTEBOOK = "00_start_here.ipynb"  # Voila runs the whole notebook before it shows the page: the shortest one
 LR_LABEL = re.compile(r"learning rate|^\s*lr\b", re.IGNORECASE)  # the slider's description
 KEY_PRESSES = 3  # arrow presses on the slider: three value changes, like a short drag
@@ -41,10 +42,14 @@ LAB_KERNEL = "window.jupyterapp.shell.currentWidget.sessionContext.session?.kern
 VOILA_KERNEL = "window.jupyterapp.widgetManager?.kernel"
 
 
-def lr_notebook(folder: Path) -> str:
-    path = folder / LR_NOTEBOOK
-    code = [c["source"] for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"] if path.exists() else []
-    return LR_NOTEBOOK if any(LR_WIDGET_MARK in "".join(source) for source in code) else STAND_IN_NOTEBOOK
+def lr_notebook(folder: Path) -> tuple[str, str]:
+    """The first of ``LR_NOTEBOOKS`` with a code cell that mentions its widget: (notebook, word)."""
+    for name, mark in LR_NOTEBOOKS:
+        path = folder / name
+        if path.exists() and any(mark in "".join(cell["source"]) for cell in json.loads(path.read_text())["cells"]
+                                 if cell["cell_type"] == "code"):
+            return name, mark
+    pytest.fail(f"none of {LR_NOTEBOOKS} shows its learning rate widget")
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +82,9 @@ def page(browser):
     context.close()
 
 
-def lr_slider(page):
-    return page.locator(".widget-slider").filter(has=page.locator(".widget-label", has_text=LR_LABEL)).first
+def lr_sliders(page, scope=None):
+    """The sliders labelled as a learning rate, on the page or inside ``scope``."""
+    return (scope or page).locator(".widget-slider").filter(has=page.locator(".widget-label", has_text=LR_LABEL))
 
 
 def widget_box(slider):
@@ -143,7 +149,7 @@ def screenshot(page, name: str, element=None) -> Path:
 
 
 def test_lr_widget_in_jupyterlab(notebooks, page, tmp_path):
-    name = lr_notebook(notebooks)
+    name, mark = lr_notebook(notebooks)
     runtime = tmp_path / "lab"
     settings = runtime / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
@@ -176,7 +182,9 @@ def test_lr_widget_in_jupyterlab(notebooks, page, tmp_path):
         ran = time.monotonic() - started
         assert not state["errors"], f"{name} shows errors after running all cells: {state['errors']}"
 
-        slider = lr_slider(page)
+        cell = page.locator(".jp-CodeCell").filter(has_text=mark).filter(has=lr_sliders(page)).first
+        cell.scroll_into_view_if_needed(timeout=30_000)
+        slider = lr_sliders(page, cell).first
         slider.wait_for(state="visible", timeout=30_000)
         box = widget_box(slider)
         box.locator(".widget-output img").first.wait_for(state="attached", timeout=30_000)
@@ -197,7 +205,7 @@ def test_widget_in_voila(notebooks, page):
     with server(voila_command(notebooks / VOILA_NOTEBOOK, port), port, ARTIFACTS / "voila.log",
                 env={"COURSE_SIZE": "smoke"}, cwd=notebooks):
         page.goto(f"http://127.0.0.1:{port}/", timeout=180_000)  # Voila answers once the notebook has run
-        slider = lr_slider(page)
+        slider = lr_sliders(page).first
         slider.wait_for(state="visible", timeout=60_000)
         box = widget_box(slider)
         box.locator(".widget-output img").first.wait_for(state="attached", timeout=60_000)
