@@ -56,13 +56,13 @@ def test_explorer_controls_redraw_the_figure():
     first = list(lr_line())
     box.controls["patience"].value = 1
     assert min(lr_line()) < min(first)
-    assert "patience=1" in box.figure.fig.texts[0].get_text()
+    assert "patience=1" in box.figure.fig.axes[0].get_title()
     box.controls["factor"].value = 0.2
     drops = len(pe.compute(patience=1, factor=0.2)["drops"])
     assert min(lr_line()) == pytest.approx(max(pe.LR * 0.2**drops, 1e-8), rel=1e-6) or drops == 0
     box.controls["threshold_mode"].value = "abs"
     box.controls["cooldown"].value = 3
-    assert "cooldown=3" in box.figure.fig.texts[0].get_text() and "(abs)" in box.figure.fig.texts[0].get_text()
+    assert "cooldown=3" in box.figure.fig.axes[0].get_title() and "(abs)" in box.figure.fig.axes[0].get_title()
     assert len(box.figure.log) == 5
     for case in pe.LATENCY_CASES:
         for name, value in case.items():

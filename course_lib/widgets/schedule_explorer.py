@@ -23,7 +23,7 @@ PARAMETERS = {  # the controls each schedule reads, besides lr, num_steps and wa
 START_FACTOR = 0.1  # the warm-up starts at 10% of the schedule's first lr
 LATENCY_CASES = [{"schedule": "step decay"}, {"step_size": 60}, {"gamma": 0.3}, {"warmup_steps": 50},
                  {"schedule": "cosine restarts"}, {"period": 150}, {"schedule": "one-cycle"}, {"pct_start": 0.5},
-                 {"lr": 0.01}, {"schedule": "step decay"}, {"schedule": "cosine"}, {"num_steps": 800}]
+                 {"lr": 0.01}, {"log_y": True}, {"schedule": "step decay"}, {"schedule": "cosine"}, {"num_steps": 800}]
 
 
 def build(name: str, lr: float, num_steps: int, warmup_steps: int = 0, **params):
@@ -90,27 +90,24 @@ def _compute(name, lr, num_steps, warmup_steps, params) -> dict:
             "final_lr": curve[-1], "mean_lr": sum(curve) / num_steps}
 
 
-def draw(result: dict, fig_or_ax):
-    """lr per step on a linear and a log axis (a Figure) or only the linear one (an Axes)."""
+def draw(result: dict, ax, log_y: bool = False):
+    """lr per step of the course_lib schedule and of PyTorch's built-in, on ``ax`` (a Figure gets one Axes)."""
     from matplotlib.figure import Figure
 
-    if isinstance(fig_or_ax, Figure):
-        axes = fig_or_ax.subplots(1, 2)
-    else:
-        axes = [fig_or_ax]
+    if isinstance(ax, Figure):
+        fig, ax = ax, ax.add_subplot(1, 1, 1)
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.86)  # fixed margins: tight_layout is slow
+    if result["warmup_steps"]:
+        ax.axvspan(0, result["warmup_steps"], color="tab:orange", alpha=0.15, label="warm-up")
+    ax.plot(result["steps"], result["lr"], color="tab:blue", lw=2, label="course_lib.schedules")
+    ax.plot(result["steps"], result["torch_lr"], color="black", ls="--", lw=1, label="torch.optim.lr_scheduler")
     settings = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in result["params"].items())
-    for ax, scale in zip(axes, ("linear", "log")):
-        if result["warmup_steps"]:
-            ax.axvspan(0, result["warmup_steps"], color="tab:orange", alpha=0.15, label="warm-up")
-        ax.plot(result["steps"], result["lr"], color="tab:blue", lw=2, label="course_lib.schedules")
-        ax.plot(result["steps"], result["torch_lr"], color="black", ls="--", lw=1, label="torch.optim.lr_scheduler")
-        ax.set(xlabel="update (step)", ylabel="learning rate", yscale=scale, title=f"lr per step ({scale} axis)")
-    axes[0].legend(loc="best", fontsize=8)
-    axes[0].figure.suptitle(f"{result['name']}({settings}): final lr {result['final_lr']:.2e}, mean lr {result['mean_lr']:.2e}, "
-                            f"max |course_lib - torch| = {result['max_difference']:.1e}", fontsize=10)
-    if isinstance(fig_or_ax, Figure):  # fixed margins: tight_layout would double the time of a redraw
-        fig_or_ax.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.8, wspace=0.25)
-    return fig_or_ax
+    ax.set(xlabel="update (step)", ylabel="learning rate", yscale="log" if log_y else "linear",
+           title=f"{result['name']}({settings}): final lr {result['final_lr']:.1e}, mean lr {result['mean_lr']:.1e}, "
+                 f"max |course_lib - torch| = {result['max_difference']:.0e}")
+    ax.title.set_fontsize(10)
+    ax.legend(loc="best", fontsize=8)
+    return ax
 
 
 def explorer(schedule: str = "cosine", lr: float = 0.1, num_steps: int = 500, warmup_steps: int = 0):
@@ -131,6 +128,7 @@ def explorer(schedule: str = "cosine", lr: float = 0.1, num_steps: int = 500, wa
         "lr": log_slider("lr", lr, 1e-3, 1.0),
         "num_steps": slider(w.IntSlider, "num_steps", num_steps, 100, 2000, 50),
         "warmup_steps": slider(w.IntSlider, "warmup_steps", warmup_steps, 0, 250, 5),
+        "log_y": w.Checkbox(value=False, description="log lr axis"),
     }
     own = {
         "step_size": slider(w.IntSlider, "step_size", 100, 5, 500, 5),
@@ -149,14 +147,14 @@ def explorer(schedule: str = "cosine", lr: float = 0.1, num_steps: int = 500, wa
             control.layout.display = "" if key in PARAMETERS[name] else "none"
         common["warmup_steps"].disabled = name == "one-cycle"
 
-    def render(fig, schedule, lr, num_steps, warmup_steps, **values):
+    def render(fig, schedule, lr, num_steps, warmup_steps, log_y, **values):
         warmup = 0 if schedule == "one-cycle" else min(warmup_steps, num_steps - 1)
-        draw(compute(schedule, lr, num_steps, warmup, **{k: values[k] for k in PARAMETERS[schedule]}), fig)
+        draw(compute(schedule, lr, num_steps, warmup, **{k: values[k] for k in PARAMETERS[schedule]}), fig, log_y)
 
     common["schedule"].observe(show_own, names="value")
     show_own()
     controls = {**common, **own}
     box = w.VBox([w.HBox(list(common.values())), w.HBox(list(own.values()))])
-    figure = LiveFigure(render, figsize=(11, 3.8))
+    figure = LiveFigure(render, figsize=(9, 3.6))
     box.children = (*box.children, figure.widget())
     return connect(controls, figure, layout=box)
