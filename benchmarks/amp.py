@@ -33,7 +33,7 @@ from torch import nn
 from course_lib import memory, models
 from course_lib.device import pick_device, seed_everything
 
-SIZES = {"cuda": dict(in_features=1024, width=2048, depth=8, num_classes=1000, batch_size=65536),
+SIZES = {"cuda": dict(in_features=256, width=2048, depth=8, num_classes=10, batch_size=65536),
          "cpu": dict(in_features=256, width=512, depth=3, num_classes=10, batch_size=2048)}
 DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 SPEEDUP_BOUND, MEMORY_BOUND = 2.0, 0.7
