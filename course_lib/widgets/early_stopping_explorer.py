@@ -89,6 +89,8 @@ def _compute(values: tuple, patience, min_delta, mode, truth) -> dict:
 
 def draw(result: dict, fig, label: str = "validation loss"):
     """Left: the trace, the stop and the restored best epoch. Right: the wait counter against patience."""
+    from matplotlib.ticker import MaxNLocator
+
     grid = fig.add_gridspec(1, 3)
     ax, ax_wait = fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[0, 2])
     values, stop, best = result["values"], result["stop_epoch"], result["best_epoch"]
@@ -118,6 +120,7 @@ def draw(result: dict, fig, label: str = "validation loss"):
     ax_wait.axhline(result["patience"], color="C3", linestyle="--")
     ax_wait.set(xlabel="epoch", ylabel="epochs without improvement", title=f"wait counter (dashed: patience {result['patience']})",
                 xlim=(0.5, len(values) + 0.5), ylim=(-0.5, max(result["patience"], max(result["waits"])) + 1.5))
+    ax_wait.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.9, wspace=0.4)  # tight_layout costs a redraw
     return ax, ax_wait
 
