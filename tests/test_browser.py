@@ -62,6 +62,7 @@ def notebooks(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def browser():
     executable = require_browser()
+    import matplotlib.font_manager  # noqa: F401  warm-up: a fresh setup builds the font cache here, not in a kernel
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -107,7 +108,7 @@ def readout_matches_handle(slider) -> bool:
 
 
 def move_slider_and_wait(page, slider, kernel: str, presses: int = KEY_PRESSES) -> str:
-    """Press the right arrow on the slider's handle; wait for the readout and for every redraw. Returns the readout."""
+    """Press an arrow key on the slider's handle a few times; wait for the readout and for every redraw. Returns the readout."""
     page.evaluate(f"""() => {{
         const kernel = {kernel};
         window.__courseKernelLog = [];
@@ -115,9 +116,11 @@ def move_slider_and_wait(page, slider, kernel: str, presses: int = KEY_PRESSES) 
     }}""")
     before = slider.locator(".widget-readout").inner_text()
     handle = slider.locator(".noUi-handle")
+    low, high, position = (float(handle.get_attribute(a)) for a in ("aria-valuemin", "aria-valuemax", "aria-valuetext"))
+    key = "ArrowRight" if position <= (low + high) / 2 else "ArrowLeft"  # away from the nearer end
     handle.focus()
     for _ in range(presses):
-        handle.press("ArrowRight")
+        handle.press(key)
     page.wait_for_function("([readout, before]) => readout.innerText !== before",
                            arg=[slider.locator(".widget-readout").element_handle(), before])
     deadline = time.monotonic() + 30
