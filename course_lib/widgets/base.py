@@ -36,6 +36,8 @@ class LiveFigure:
         self.output = w.Output(layout=w.Layout(height=height))
         with plt.ioff():
             self.fig = plt.figure(figsize=figsize)
+        if not interactive:  # out of pyplot's list of open figures, so a later plt.show() does not show it again
+            plt.close(self.fig)
         self.log: list[dict] = []
 
     def update(self, **values) -> None:
