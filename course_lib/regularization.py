@@ -1,4 +1,4 @@
-"""Loss wrappers that regularize: flooding (Ishida et al., 2020)."""
+"""Regularizers that act on the loss: flooding (Ishida et al., 2020) and an L1 penalty on the weights."""
 from __future__ import annotations
 
 from typing import Callable
@@ -26,3 +26,20 @@ class Flooding:
 
     def __repr__(self) -> str:
         return f"Flooding({getattr(self.loss_fn, '__name__', self.loss_fn)}, level={self.level})"
+
+
+def l1_penalty(model: torch.nn.Module, weights_only: bool = True) -> torch.Tensor:
+    """Sum of ``|w|`` over the model's parameters (by default only weight matrices and kernels, not biases
+    or normalization scales, which are 1-d). Add ``strength * l1_penalty(model)`` to the training loss.
+
+    >>> layer = torch.nn.Linear(2, 1)
+    >>> _ = torch.nn.init.constant_(layer.weight, -1.5)
+    >>> l1_penalty(layer).item()
+    3.0
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    terms = [p.abs().sum() for p in model.parameters() if p.dim() > 1 or not weights_only]
+    if not terms:
+        raise ValueError("model has no parameters to penalize")
+    return torch.stack(terms).sum()
