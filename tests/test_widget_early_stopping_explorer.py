@@ -106,3 +106,11 @@ def test_real_trace_source_and_latency_cases_run():
         for name, value in case.items():
             box.controls[name].value = value
     assert len(box.figure.log) == logged + len(ese.LATENCY_CASES)
+
+
+def test_accuracy_trace_in_max_mode_is_drawn_on_a_linear_axis():
+    accuracy = [0.5, 0.7, 0.8, 0.82, 0.81, 0.80, 0.79, 0.83]
+    box = ese.explorer(trace=accuracy, mode="max", label="validation accuracy", patience=3)
+    ax = box.figure.fig.axes[0]
+    assert ax.get_yscale() == "linear" and ax.get_ylabel() == "validation accuracy"
+    assert _stop_line_x(box) == [7] and _star(box) == (4, 0.82)

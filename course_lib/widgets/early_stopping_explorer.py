@@ -101,12 +101,12 @@ def draw(result: dict, fig, label: str = "validation loss"):
     ax.plot(epochs[:trained], values[:trained], "-o", markersize=3, color="C0", label=f"{label} (trained)")
     if stop is not None:
         ax.plot(epochs[stop - 1 :], values[stop - 1 :], "--", color="0.65", label="never trained (after the stop)")
-        ax.axvline(stop, color="C3", label=f"stops after epoch {stop}")
+        ax.axvline(stop, color="C3")  # the title names the epoch: one legend entry less to draw
         ax.axvspan(best, stop, color="C3", alpha=0.08)
     if best > 0:
         ax.plot([best], [result["best_value"]], "*", color="C2", markersize=16, zorder=5,
                 label=f"best epoch {best}" + (" (restored)" if stop is not None else ""))
-    what = f"stops after epoch {stop}, restores epoch {best}" if stop is not None else result["reason"]
+    what = f"stops after epoch {stop} (red), restores epoch {best}" if stop is not None else result["reason"]
     ax.set(xlabel="epoch", ylabel=label, title=f"patience {result['patience']}, min_delta {result['min_delta']:g}: {what}")
     if result["mode"] == "min" and min(v for v in values if v == v) > 0:
         from matplotlib.ticker import FormatStrFormatter, LogLocator
@@ -159,7 +159,7 @@ def explorer(trace=None, mode: str = "min", label: str = "validation loss", pati
             draw(result, fig, label="generated validation loss")
 
     names = list(controls)
-    figure = LiveFigure(render, figsize=(10, 3.8))
+    figure = LiveFigure(render, figsize=(9.5, 3.5))
     layout = w.VBox([w.HBox([controls[n] for n in names[:3]]), w.HBox([controls[n] for n in names[3:]]), figure.widget()])
     return connect(controls, figure, layout=layout)
 
