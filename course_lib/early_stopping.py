@@ -50,9 +50,9 @@ class EarlyStopping(Callback):
     def update(self, value: float) -> tuple[bool, str]:
         """Take the next epoch's number; return (stop?, a sentence saying why)."""
         self.num_updates += 1
-        if math.isnan(value):
+        if not math.isfinite(value):  # nan or inf: the run has diverged, waiting cannot help
             self.stopped = True
-            return True, f"{self.monitor} is nan at epoch {self.num_updates}"
+            return True, f"{self.monitor} is {value} at epoch {self.num_updates}"
         if self.is_improvement(value):
             self.best, self.best_epoch, self.wait = value, self.num_updates, 0
             return False, f"{self.monitor} improved to {value:.4g}"

@@ -139,6 +139,8 @@ def test_early_stopping_update_is_pure_and_counts_like_keras():
     stopper = EarlyStopping(patience=2, min_delta=0.1)
     decisions = [stopper.update(v)[0] for v in [1.0, 0.95, 0.85, 0.84, 0.83]]
     assert decisions == [False, False, False, False, True] and stopper.best_epoch == 3 and stopper.best == 0.85
+    for bad in (math.nan, math.inf):
+        assert EarlyStopping(patience=5).update(bad) == (True, f"valid_loss is {bad} at epoch 1")
     maximize = EarlyStopping(mode="max", patience=0)
     assert [maximize.update(v)[0] for v in [0.5, 0.6, 0.6]] == [False, False, True]
     for kwargs, match in [({"patience": -1}, "patience"), ({"mode": "auto"}, "mode"), ({"min_delta": -1}, "min_delta")]:
