@@ -8,6 +8,7 @@ and each run is cached, so a value seen before answers at once and a new one cos
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from functools import lru_cache
 
 WIDTHS = (2, 4, 8, 16, 32, 64, 128, 256)
@@ -51,6 +52,19 @@ def _data(label_noise: float, seed: int):
     return split.X_train, y, split.X_valid, split.y_valid
 
 
+@contextmanager
+def _one_thread():
+    """For matrices this small, a second CPU thread costs far more than it saves (10x slower runs on 2 cores)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @lru_cache(maxsize=256)
 def _train(width, weight_decay, dropout, train_size, label_noise, num_epochs, seed) -> dict:
     import time
@@ -62,14 +76,15 @@ def _train(width, weight_decay, dropout, train_size, label_noise, num_epochs, se
 
     X, y, X_valid, y_valid = _data(label_noise, seed)
     start = time.perf_counter()
-    seed_everything(seed)
-    model = models.MLP(64, 10, width=width, depth=2, dropout=dropout)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=weight_decay)
-    trainer = Trainer(model, optimizer, metrics={"accuracy": metrics.accuracy}, device="cpu", progress=False,
-                      train_metrics=True)
-    train = loaders.DeviceLoader(X[:train_size], y[:train_size], batch_size=128, seed=seed)
-    valid = loaders.DeviceLoader(X_valid, y_valid, batch_size=1024, shuffle=False)
-    history = trainer.fit(train, valid, num_epochs=num_epochs)
+    with _one_thread():
+        seed_everything(seed)
+        model = models.MLP(64, 10, width=width, depth=2, dropout=dropout)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=weight_decay)
+        trainer = Trainer(model, optimizer, metrics={"accuracy": metrics.accuracy}, device="cpu", progress=False,
+                          train_metrics=True)
+        train = loaders.DeviceLoader(X[:train_size], y[:train_size], batch_size=128, seed=seed)
+        valid = loaders.DeviceLoader(X_valid, y_valid, batch_size=1024, shuffle=False)
+        history = trainer.fit(train, valid, num_epochs=num_epochs)
     keys = ("epoch", "train_loss", "valid_loss", "train_accuracy", "valid_accuracy")
     return {**{k: list(history.epoch[k]) for k in keys}, "seconds": time.perf_counter() - start}
 
