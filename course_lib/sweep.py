@@ -125,38 +125,40 @@ def run_sweep(model_fn, X: torch.Tensor, y: torch.Tensor, optimizer: str = "sgd"
     train = DeviceLoader(X, y, batch_size, seed=seed, device=device)
     result = SweepResult(optimizer, hyper, [[] for _ in range(K)], ["completed"] * K, [None] * K,
                          epochs=[{"epoch": []} for _ in range(K)])
-    active = torch.ones(K, dtype=torch.bool, device=device)
+    active, mask = [True] * K, torch.ones(K, dtype=torch.bool, device=device)  # mask: `active` as a tensor
     first_loss, step, start = None, 0, time.perf_counter()
     while step < num_steps:
-        totals, count = torch.zeros(K, device=device), 0
+        totals, count = [0.0] * K, 0
         for inputs, targets in train:
             member_losses = loss_fn(net(inputs), targets)  # (K,)
             values = member_losses.tolist()
             first_loss = values[0] if first_loss is None else first_loss  # the same for every member
-            for k in active.nonzero().flatten().tolist():
+            limit = divergence_factor * max(abs(first_loss), 1e-12)
+            for k in (k for k in range(K) if active[k]):
                 result.losses[k].append(values[k])
-                if not math.isfinite(values[k]) or values[k] > divergence_factor * max(abs(first_loss), 1e-12):
+                totals[k] += values[k] * len(targets)
+                if not (math.isfinite(values[k]) and values[k] <= limit):  # NaN, inf or exploded
                     result.status[k], result.diverged_at_step[k], active[k] = "diverged", step, False
-            if active.any():  # a frozen member's loss is left out, so its gradient is zero
-                torch.where(active, member_losses, torch.zeros_like(member_losses)).sum().backward()
+                    mask = torch.tensor(active, device=device)
+            if any(active):  # a frozen member's loss is left out, so its gradient is zero
+                (member_losses if all(active) else torch.where(mask, member_losses, 0.0)).sum().backward()
                 with torch.no_grad():
                     rule.step(net.params, active)
-            totals += member_losses.detach() * len(targets)
             count, step = count + len(targets), step + 1
             if step == num_steps:
                 break
         if count == len(train.X):  # a whole epoch was trained: log it as Trainer does
-            numbers = {"train_loss": (totals / count).tolist()}
+            numbers = {"train_loss": [total / count for total in totals]}
             if X_valid is not None:
-                numbers["valid_loss"], numbers["valid_accuracy"] = _evaluate(net, X_valid, y_valid, loss_fn, active, device)
-            for k in active.nonzero().flatten().tolist():
+                numbers["valid_loss"], numbers["valid_accuracy"] = _evaluate(net, X_valid, y_valid, loss_fn, mask, device)
+            for k in (k for k in range(K) if active[k]):
                 result.epochs[k]["epoch"].append(len(result.epochs[k]["epoch"]) + 1)
                 for name, values in numbers.items():
                     if values is not None:
                         result.epochs[k].setdefault(name, []).append(values[k])
-    result.final_loss, _ = _evaluate(net, X, y, loss_fn, active, device)
+    result.final_loss, _ = _evaluate(net, X, y, loss_fn, mask, device)
     if X_valid is not None:
-        result.valid_loss, result.valid_accuracy = _evaluate(net, X_valid, y_valid, loss_fn, active, device)
+        result.valid_loss, result.valid_accuracy = _evaluate(net, X_valid, y_valid, loss_fn, mask, device)
     result.seconds = time.perf_counter() - start
     return result
 
@@ -220,16 +222,15 @@ class _Batched:
         """Linear layers as batched matrix products: weights (K, out, in), biases (K, out)."""
         params, h = iter(self.params), x
         for layer in self.layers:
-            if not isinstance(layer, nn.Linear):
-                h = layer(h)  # an elementwise activation works on any shape
+            if not isinstance(layer, nn.Linear):  # an elementwise activation works on any shape
+                h = h.relu_() if isinstance(layer, nn.ReLU) and h is not x else layer(h)  # in place saves a pass
                 continue
             weight, bias = next(params), next(params) if layer.bias is not None else None
-            if h.dim() == 2:  # the shared input batch (B, in): one product broadcast over K
-                h = torch.matmul(h, weight.transpose(1, 2)) + (bias.unsqueeze(1) if bias is not None else 0)
-            elif bias is not None:
-                h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))  # (K, B, out)
-            else:
-                h = torch.bmm(h, weight.transpose(1, 2))
+            if h.dim() == 2:  # the shared input batch (B, in), seen by every member
+                h = h.expand(len(weight), *h.shape)
+            h = torch.bmm(h, weight.transpose(1, 2))  # (K, B, out) = h W^T
+            if bias is not None:
+                h = h.add_(bias.unsqueeze(1))
         return h
 
     def _vmap(self, x: torch.Tensor) -> torch.Tensor:
@@ -262,6 +263,7 @@ class _Update:
             self.values.update({"beta2": self.beta2, "1-beta1": [1 - b for b in self.beta1], "1-beta2": [1 - b for b in self.beta2]})
         self.state: list[dict] = []
         self.columns: dict = {}
+        self.frozen_rows, self.frozen_values = torch.zeros(0, dtype=torch.long), []
 
     def col(self, name: str, like: torch.Tensor) -> torch.Tensor:
         """Per-member values as a (K, 1, ..., 1) tensor that broadcasts over a stacked parameter."""
@@ -271,23 +273,24 @@ class _Update:
             self.columns[key] = values.view(-1, *[1] * (like.dim() - 1))
         return self.columns[key]
 
-    def step(self, params: list[torch.Tensor], active: torch.Tensor) -> None:
+    def step(self, params: list[torch.Tensor], active: list[bool]) -> None:
         self.count += 1
         if self.kind in ("adam", "adamw"):  # the bias corrections change every step
             self.values["-step_size"] = [neg_lr / (1 - b1 ** self.count) for neg_lr, b1 in zip(self.values["-lr"], self.beta1)]
             self.values["bias_correction2_sqrt"] = [(1 - b2 ** self.count) ** 0.5 for b2 in self.beta2]
             self.columns = {k: v for k, v in self.columns.items() if k[0] not in ("-step_size", "bias_correction2_sqrt")}
         self.state = self.state or [{} for _ in params]
-        all_active = bool(active.all())
-        for p, state in zip(params, self.state):
-            new = self._new_value(p.detach(), p.grad, state)
-            if all_active:
-                p.copy_(new)
-            else:  # frozen (diverged) members keep their weights
-                p.copy_(torch.where(active.view(-1, *[1] * (p.dim() - 1)), new, p))
+        frozen = [k for k, is_active in enumerate(active) if not is_active]
+        if len(frozen) != len(self.frozen_rows):  # a member diverged at this step: keep its weights from before it
+            self.frozen_rows = torch.tensor(frozen, device=self.device)
+            self.frozen_values = [p.detach()[self.frozen_rows].clone() for p in params]
+        for p, state, frozen_values in zip(params, self.state, self.frozen_values or [None] * len(params)):
+            self._update(p.detach(), p.grad, state)  # in place, every member
+            if frozen_values is not None:
+                p.detach().index_copy_(0, self.frozen_rows, frozen_values)  # frozen members back to their weights
             p.grad = None
 
-    def _new_value(self, p, grad, state):
+    def _update(self, p, grad, state) -> None:
         col = self.col
         if self.use_l2:
             grad = torch.addcmul(grad, col("wd", p), p)  # L2 weight decay: grad + wd * w
@@ -297,16 +300,17 @@ class _Update:
                 buf = grad.clone() if buf is None else buf.mul_(col("momentum", p)).add_(grad)  # dampening 0
                 state["momentum_buffer"] = buf
                 grad = torch.addcmul(grad, col("momentum", p), buf) if self.kind == "nesterov" else buf
-            return torch.addcmul(p, col("-lr", p), grad)  # w - lr * grad
+            p.addcmul_(col("-lr", p), grad)  # w - lr * grad
+            return
         if self.kind == "adamw":  # decoupled weight decay: shrink the weights, leave the gradient alone
-            p = p * col("1-lr*wd", p)
+            p.mul_(col("1-lr*wd", p))
         if not state:
             state["exp_avg"], state["exp_avg_sq"] = torch.zeros_like(p), torch.zeros_like(p)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         exp_avg.lerp_(grad, col("1-beta1", p))  # m <- beta1 m + (1 - beta1) g
         exp_avg_sq.mul_(col("beta2", p)).addcmul_(col("1-beta2", p) * grad, grad)  # v <- beta2 v + (1 - beta2) g^2
-        denom = exp_avg_sq.sqrt() / col("bias_correction2_sqrt", p) + self.eps  # eps outside the square root
-        return p + col("-step_size", p) * exp_avg / denom  # step size lr / (1 - beta1^t)
+        denom = exp_avg_sq.sqrt().div_(col("bias_correction2_sqrt", p)).add_(self.eps)  # eps outside the square root
+        p.add_(col("-step_size", p) * exp_avg / denom)  # step size lr / (1 - beta1^t)
 
 
 def _check_arguments(model_fn, X, y, optimizer, lrs, num_steps, batch_size, momentum, weight_decay, betas,
