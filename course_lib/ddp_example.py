@@ -54,7 +54,7 @@ def _valid_batches(valid, device):
     return [(X.to(device), y.to(device))]
 
 
-def distributed_run(num_epochs: int = 3, batch_size: int = 32, lr: float = 0.2, seed: int = 0) -> dict:
+def distributed_run(num_epochs: int = 3, batch_size: int = 32, lr: float = 0.1, seed: int = 0) -> dict:
     """The body of one process: called by every rank that ``torchrun`` starts."""
     rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", rank))
@@ -106,7 +106,7 @@ class _SameBatchesAsRanks:
             yield self.dataset.tensors[0][index], self.dataset.tensors[1][index]
 
 
-def single_process_run(world_size: int = 2, num_epochs: int = 3, batch_size: int = 32, lr: float = 0.2, seed: int = 0) -> dict:
+def single_process_run(world_size: int = 2, num_epochs: int = 3, batch_size: int = 32, lr: float = 0.1, seed: int = 0) -> dict:
     """What ``world_size`` DDP processes compute, done by one process with ``world_size`` times the batch."""
     train_set, valid = _data()
     loader = _SameBatchesAsRanks(train_set, world_size, batch_size, seed)
@@ -121,7 +121,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num-epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32, help="per process")
-    parser.add_argument("--lr", type=float, default=0.2)
+    parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="where rank 0 saves its result (torch.save)")
     args = parser.parse_args(argv)
