@@ -7,15 +7,16 @@ per-epoch ``train_loss`` when a history has none) and, for over- and underfittin
 
 The curve is cut into ten equal blocks and each block averaged, so mini-batch noise cancels out.
 ``first`` is the first loss (that of the initial weights, about ln(classes) for a classifier),
-``end`` the mean of the last block, ``rises`` the sum of every increase from one block to the next,
-divided by ``first``. The rules, checked in this order:
+``end`` the mean of the last block, ``bounce`` the sum of every increase from one block to the next,
+divided by ``end`` (how far, in all, the loss climbed back, against the level it ends at). The rules,
+checked in this order:
 
 1. ``diverged``: the run stopped as diverged, or a loss is NaN or infinite: lr far too large.
 2. ``exploded``: one of the first two blocks averages above ``1.5 x first``: lr too large at the start.
 3. ``overfitting``: each of the last 3 validation losses is 10% or more above the best one, which
    is at least 3 epochs old, while the training loss kept falling: the epoch of the best is the turn.
-4. ``healthy``: ``end <= 0.25 x first`` (noted when the loss still falls, or jumps: ``rises > 0.15``).
-5. ``plateau high``: ``rises > 0.15``: the loss fell, then bounced and stays high: lr too large later.
+4. ``healthy``: ``end <= 0.25 x first`` (noted when the loss still falls, or jumps: ``bounce > 1``).
+5. ``plateau high``: ``bounce > 0.2``: the loss bounces and stays high: lr too large for this stage.
 6. ``underfitting``: training and validation loss end within 10% of each other, high, and 70% or
    more of the fall came in the first 30% of the run before it stalled: the model (or lr) is too small.
 7. ``too slow``: anything else that ends high: the loss fell little, or slowly all the way: lr too small.
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from .history import History
 
 LABELS = ("diverged", "exploded", "overfitting", "healthy", "plateau high", "underfitting", "too slow", "too short")
-EXPLODED, OVERFIT_RISE, HEALTHY_LEVEL, BOUNCY, CLOSE_GAP, EARLY_SHARE = 1.5, 0.1, 0.25, 0.15, 0.1, 0.7
+EXPLODED, OVERFIT_RISE, HEALTHY_LEVEL, BOUNCY, JUMPY, CLOSE_GAP, EARLY_SHARE = 1.5, 0.1, 0.25, 0.2, 1.0, 0.1, 0.7
 NUM_BLOCKS = 10
 
 
@@ -80,14 +81,14 @@ def diagnose(history: History) -> Diagnosis:
                          f"falling: the model memorises its training set. Stop near epoch {turn['turning_epoch']} "
                          "(early stopping), or regularise, or add data.", d)
     if end <= HEALTHY_LEVEL * first:
-        note = (" It jumps up and down on the way: decaying the lr would let it settle lower." if d["rises"] > BOUNCY else
+        note = (" It jumps up and down on the way: decaying the lr would let it settle lower." if d["bounce"] > JUMPY else
                 " It is still falling: more epochs would lower it further." if d["still_falling"] else "")
         return Diagnosis("healthy", f"The loss fell from {first:.3g} to {end:.3g} ({end / first:.0%} of its start): "
                          f"this learning rate works.{note}", d)
-    if d["rises"] > BOUNCY:
-        return Diagnosis("plateau high", f"The loss goes up and down (its rises add up to {d['rises']:.0%} of its start) "
-                         f"and ends at {end:.3g} ({end / first:.0%} of its start), above its low of {d['low']:.3g}: the "
-                         "learning rate is too large to settle lower. Decay it (a step or cosine schedule) or start lower.", d)
+    if d["bounce"] > BOUNCY:
+        return Diagnosis("plateau high", f"The loss keeps bouncing (its climbs add up to {d['bounce']:.0%} of "
+                         f"where it ends) and stays high at {end:.3g}, {end / first:.0%} of its start: the learning rate is "
+                         "too large to settle lower. Decay it (a step or cosine schedule) or start lower.", d)
     gap = _gap(history)
     if gap is not None:
         d["gap"] = gap
@@ -108,7 +109,7 @@ def curve_numbers(losses: list[float]) -> dict:
     end, low = blocks[-1], min(blocks)
     fall = first - end
     return {"first": first, "end": end, "low": low, "blocks": blocks, "early_peak": max(blocks[:2]),
-            "rises": sum(max(0.0, b - a) for a, b in zip(blocks, blocks[1:])) / abs(first),
+            "bounce": sum(max(0.0, b - a) for a, b in zip(blocks, blocks[1:])) / abs(end) if end else math.inf,
             "early_share": (first - blocks[2]) / fall if fall > 0 else 0.0,
             "still_falling": blocks[-3] - end > 0.05 * abs(first)}
 

@@ -1,0 +1,60 @@
+"""The lr explorer: the slider snaps to the sweep's grid, the curve is that sweep member, and its diagnosis is shown."""
+import math
+
+import pytest
+
+from course_lib import diagnosis
+from course_lib.widgets import lr_explorer as le
+
+
+def test_grid_is_the_log_sliders_positions():
+    grid = le.grid()
+    assert grid[0] == pytest.approx(le.LOW) and grid[-1] == pytest.approx(le.HIGH)
+    assert len(grid) == 4 * 5 + 1 and grid[4] == pytest.approx(1e-3)
+
+
+def test_compute_snaps_to_a_sweep_member_and_diagnoses_it():
+    result = le.compute("adam", 0.0123)
+    sweep = le.sweep_of("adam")
+    assert result["lr"] == pytest.approx(0.01) and result["losses"] == sweep.losses[result["index"]]
+    assert result["label"] == diagnosis.diagnose(sweep.histories()[result["index"]]).label
+    assert le.compute("adam", 0.0099) is result  # a cached member: dragging back is instant
+    assert len(result["final_loss"]) == len(le.grid()) == len(result["statuses"])
+
+
+@pytest.mark.parametrize("optimizer, lr, label", [
+    ("sgd", 1e-4, "too slow"), ("momentum", 0.05, "healthy"), ("adam", 3e-3, "healthy"), ("adam", 10.0, "diverged"),
+])
+def test_the_labels_follow_the_learning_rate(optimizer, lr, label):
+    assert le.compute(optimizer, lr)["label"] == label
+
+
+def test_explorer_controls_redraw_curve_diagnosis_and_marker():
+    box = le.explorer(optimizer="momentum", lr=1e-3)
+    fig = box.figure.fig
+    curve = lambda: list(fig.axes[0].lines[0].get_ydata())  # noqa: E731
+    assert len(box.figure.log) == 1 and fig.axes[0].get_title().endswith("too slow")
+
+    box.controls["lr"].value = 0.05
+    member = le.compute("momentum", 0.05)
+    assert curve() == pytest.approx(member["losses"]) and fig.axes[0].get_title().endswith("healthy")
+    assert fig.texts[0].get_text().replace("\n", " ") == member["sentence"]
+    marker = [line for line in fig.axes[1].lines if line.get_label() == "this lr"][0]
+    assert marker.get_xdata()[0] == pytest.approx(member["lr"])
+
+    box.controls["optimizer"].value = "sgd"
+    assert curve() == pytest.approx(le.compute("sgd", 0.05)["losses"]) and fig.axes[0].get_title().startswith("SGD,")
+
+    box.controls["lr"].value = 10.0
+    assert fig.axes[0].get_title().endswith("diverged")
+    assert any("diverged at update" in line.get_label() for line in fig.axes[0].lines)
+    assert len(box.figure.log) == 4 and all(entry["seconds"] < 1.0 for entry in box.figure.log[1:])
+
+
+@pytest.mark.parametrize("call, word", [
+    (lambda: le.compute("adam", -1.0), "lr"), (lambda: le.compute("rmsprop", 0.1), "optimizer"),
+    (lambda: le.explorer(lr=100.0), "lr"), (lambda: le.explorer(optimizer="adamw"), "optimizer"),
+])
+def test_bad_input_names_the_argument(call, word):
+    with pytest.raises(ValueError, match=word):
+        call()
