@@ -1,0 +1,138 @@
+"""Optimizer paths: SGD, SGD + momentum and Adam walking down a 2-D loss surface, over its contours.
+
+Each path is a real ``torch.optim`` run on a tensor of two parameters (the point ``w``) from the same
+start, at the same lr. Two surfaces:
+
+- ``valley``: an ill-conditioned quadratic ``f(w) = (w1^2 + 20 w2^2) / 2``, steep across, shallow
+  along; plain gradient descent is stable only for ``lr < 2 / 20`` and zigzags across well before that;
+- ``rosenbrock``: ``f(w) = (1 - w1)^2 + 100 (w2 - w1^2)^2``, a curved, flat-bottomed valley with its
+  minimum at (1, 1).
+
+>>> result = paths("valley", lr=0.05, momentum=0.9, num_steps=100)
+>>> sorted(result), result["SGD"]["x"][0] == result["Adam"]["x"][0]
+(['Adam', 'SGD', 'SGD + momentum'], True)
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+SURFACES = {  # name: (start point, minimum, plot window (x0, x1, y0, y1))
+    "valley": ((-4.0, 1.0), (0.0, 0.0), (-4.5, 1.5, -1.6, 1.6)),
+    "rosenbrock": ((-1.5, 2.0), (1.0, 1.0), (-2.0, 2.0, -1.0, 3.0)),
+}
+OPTIMIZERS = ("SGD", "SGD + momentum", "Adam")
+BLOW_UP = 1e6  # a point this far out has diverged: its path stops there
+LATENCY_CASES = [{"lr": 0.02}, {"momentum": 0.5}, {"lr": 0.12}, {"surface": "rosenbrock"}, {"lr": 0.001},
+                 {"momentum": 0.9}, {"lr": 0.1}, {"surface": "valley"}, {"lr": 0.08}]
+
+
+def loss(surface: str, w):
+    """The surface's height at ``w`` (a tensor or array whose first axis holds the two coordinates)."""
+    if surface == "valley":
+        return (w[0] ** 2 + 20 * w[1] ** 2) / 2
+    if surface == "rosenbrock":
+        return (1 - w[0]) ** 2 + 100 * (w[1] - w[0] ** 2) ** 2
+    raise ValueError(f"surface must be one of {tuple(SURFACES)}, got {surface!r}")
+
+
+def paths(surface: str, lr: float, momentum: float = 0.9, num_steps: int = 200) -> dict:
+    """``{optimizer: {"x", "y", "loss", "diverged_at"}}``: the points each torch optimizer visits, start included."""
+    _check(surface, lr, momentum, num_steps)
+    return {name: dict(path) for name, path in _paths(surface, float(lr), float(momentum), int(num_steps)).items()}
+
+
+@lru_cache(maxsize=512)
+def _paths(surface, lr, momentum, num_steps) -> dict:
+    import torch
+
+    makers = {"SGD": lambda p: torch.optim.SGD(p, lr=lr), "SGD + momentum": lambda p: torch.optim.SGD(p, lr=lr, momentum=momentum),
+              "Adam": lambda p: torch.optim.Adam(p, lr=lr)}
+    out = {}
+    for name, make in makers.items():
+        w = torch.tensor(SURFACES[surface][0], dtype=torch.float64, requires_grad=True)
+        optimizer = make([w])
+        xs, ys, losses, diverged_at = [], [], [], None
+        for step in range(num_steps + 1):
+            value = loss(surface, w)
+            (x, y), value_now = w.detach().tolist(), value.item()
+            xs.append(x), ys.append(y), losses.append(value_now)
+            if not (math.isfinite(value_now) and max(abs(x), abs(y)) < BLOW_UP):
+                diverged_at = step
+                break
+            if step < num_steps:
+                optimizer.zero_grad()
+                value.backward()
+                optimizer.step()
+        out[name] = {"x": tuple(xs), "y": tuple(ys), "loss": tuple(losses), "diverged_at": diverged_at}
+    return out
+
+
+def compute(surface: str = "valley", lr: float = 0.08, momentum: float = 0.9, num_steps: int = 200) -> dict:
+    """The three paths plus the contour grid of the surface and the settings: plain data for :func:`draw`."""
+    return {"surface": surface, "lr": lr, "momentum": momentum, "num_steps": num_steps,
+            "paths": paths(surface, lr, momentum, num_steps), "grid": _grid(surface)}
+
+
+@lru_cache(maxsize=4)
+def _grid(surface: str, size: int = 120) -> dict:
+    import numpy as np
+
+    x0, x1, y0, y1 = SURFACES[surface][2]
+    X, Y = np.meshgrid(np.linspace(x0, x1, size), np.linspace(y0, y1, size))
+    return {"X": X, "Y": Y, "Z": loss(surface, np.stack([X, Y]))}
+
+
+def draw(result: dict, ax):
+    """Contours of the surface (log-spaced levels) and the three paths, each from its start to its last point."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    if isinstance(ax, Figure):
+        fig, ax = ax, ax.add_subplot(1, 1, 1)
+        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.11, top=0.92)  # fixed margins: tight_layout is slow
+    grid = result["grid"]
+    levels = np.geomspace(max(grid["Z"].min(), 1e-3), grid["Z"].max(), 14)
+    ax.contour(grid["X"], grid["Y"], grid["Z"], levels=levels, colors="0.75", linewidths=0.8)
+    start, minimum, (x0, x1, y0, y1) = SURFACES[result["surface"]]
+    for name, color in zip(OPTIMIZERS, ("tab:blue", "tab:orange", "tab:green")):
+        path = result["paths"][name]
+        end = "diverged" if path["diverged_at"] is not None else f"loss {path['loss'][-1]:.2g}"
+        ax.plot(path["x"], path["y"], ".-", color=color, markersize=3, linewidth=1, label=f"{name}: {end}")
+    ax.plot(*start, "ko", markersize=6)
+    ax.plot(*minimum, "k*", markersize=12, label="minimum")
+    ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="w1", ylabel="w2",
+           title=f"{result['surface']}: {result['num_steps']} steps at lr {result['lr']:.2g} (momentum {result['momentum']:g})")
+    ax.legend(loc="upper right", fontsize=8)
+    return ax
+
+
+def explorer(surface: str = "valley", lr: float = 0.08, momentum: float = 0.9, num_steps: int = 200):
+    """A surface menu and sliders for the lr (log scale) and the momentum of SGD + momentum."""
+    import ipywidgets as w
+
+    from .base import LiveFigure, connect, log_slider
+
+    _check(surface, lr, momentum, num_steps)
+    controls = {
+        "surface": w.Dropdown(options=list(SURFACES), value=surface, description="surface"),
+        "lr": log_slider("learning rate", lr, 1e-4, 1.0),
+        "momentum": w.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01, description="momentum",
+                                  continuous_update=False),
+    }
+
+    def render(fig, surface, lr, momentum):
+        draw(compute(surface, lr, momentum, num_steps), fig)
+
+    return connect(controls, LiveFigure(render, figsize=(7, 5), height="520px"))
+
+
+def _check(surface, lr, momentum, num_steps) -> None:
+    if surface not in SURFACES:
+        raise ValueError(f"surface must be one of {tuple(SURFACES)}, got {surface!r}")
+    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and 0 < lr < math.inf):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    if not isinstance(num_steps, int) or isinstance(num_steps, bool) or num_steps < 1:
+        raise ValueError(f"num_steps must be an int >= 1, got {num_steps!r}")

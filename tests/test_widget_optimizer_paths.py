@@ -1,0 +1,70 @@
+"""Optimizer paths: real torch.optim steps on a 2-parameter point, checked by hand, and the widget redraws them."""
+import math
+
+import pytest
+
+from course_lib.widgets import optimizer_paths as op
+
+
+def test_sgd_path_is_gradient_descent_by_hand():
+    lr, path = 0.08, op.paths("valley", 0.08, 0.9, 20)["SGD"]
+    x, y = op.SURFACES["valley"][0]
+    for step in range(21):
+        assert path["x"][step] == pytest.approx(x, abs=1e-12) and path["y"][step] == pytest.approx(y, abs=1e-12)
+        x, y = x - lr * x, y - lr * 20 * y  # grad of (x^2 + 20 y^2) / 2 is (x, 20 y)
+    assert path["loss"][0] == pytest.approx(op.loss("valley", op.SURFACES["valley"][0]))
+
+
+def test_momentum_and_adam_steps_by_hand():
+    lr, result = 0.01, op.paths("valley", 0.01, 0.5, 3)
+    (x, y), v = op.SURFACES["valley"][0], (0.0, 0.0)
+    for step in range(3):  # heavy ball: v <- momentum v + grad (v = grad at the first step), w <- w - lr v
+        g = (x, 20 * y)
+        v = g if step == 0 else (0.5 * v[0] + g[0], 0.5 * v[1] + g[1])
+        x, y = x - lr * v[0], y - lr * v[1]
+    assert result["SGD + momentum"]["x"][3] == pytest.approx(x) and result["SGD + momentum"]["y"][3] == pytest.approx(y)
+    adam = result["Adam"]  # Adam's first step moves every coordinate by lr, whatever its gradient's size
+    start = op.SURFACES["valley"][0]
+    assert adam["x"][1] - start[0] == pytest.approx(lr, rel=1e-6) and start[1] - adam["y"][1] == pytest.approx(lr, rel=1e-6)
+
+
+def test_what_the_paths_show():
+    slow = op.paths("valley", 0.005, 0.9, 200)  # a small lr: momentum gets there, plain SGD does not
+    assert slow["SGD + momentum"]["loss"][-1] < 1e-3 < slow["SGD"]["loss"][-1]
+    steep = op.paths("valley", 0.12, 0.9, 200)  # above 2 / 20 plain SGD diverges across the steep direction
+    assert steep["SGD"]["diverged_at"] is not None and steep["Adam"]["diverged_at"] is None
+    assert len(steep["SGD"]["x"]) == steep["SGD"]["diverged_at"] + 1
+    banana = op.paths("rosenbrock", 0.001, 0.9, 200)
+    assert banana["SGD + momentum"]["loss"][-1] < 0.5 < banana["SGD"]["loss"][-1]
+
+
+def test_compute_is_plain_data_with_the_contour_grid():
+    result = op.compute("rosenbrock", 0.001, 0.9, 50)
+    assert result["grid"]["Z"].shape == result["grid"]["X"].shape and result["grid"]["Z"].min() >= 0
+    assert set(result["paths"]) == set(op.OPTIMIZERS) and len(result["paths"]["Adam"]["x"]) == 51
+
+
+def test_explorer_controls_redraw_the_paths():
+    box = op.explorer()
+    ax = lambda: box.figure.fig.axes[0]  # noqa: E731
+    line = lambda name: next(l for l in ax().lines if l.get_label().startswith(name + ":"))  # noqa: E731
+    before = list(line("SGD").get_xdata())
+    box.controls["lr"].value = 0.02
+    assert list(line("SGD").get_xdata()) == list(op.paths("valley", 0.02, 0.9, 200)["SGD"]["x"]) != before
+    box.controls["momentum"].value = 0.5
+    assert list(line("SGD + momentum").get_ydata()) == list(op.paths("valley", 0.02, 0.5, 200)["SGD + momentum"]["y"])
+    box.controls["lr"].value = 0.12
+    assert line("SGD").get_label() == "SGD: diverged"
+    box.controls["surface"].value = "rosenbrock"
+    assert ax().get_title().startswith("rosenbrock") and ax().get_xlim() == (-2.0, 2.0)
+    assert len(box.figure.log) == 5
+
+
+@pytest.mark.parametrize("call, word", [
+    (lambda: op.paths("bowl", 0.1), "surface"), (lambda: op.paths("valley", 0.0), "lr"),
+    (lambda: op.paths("valley", 0.1, momentum=1.0), "momentum"), (lambda: op.paths("valley", 0.1, 0.9, 0), "num_steps"),
+    (lambda: op.explorer(surface="bowl"), "surface"), (lambda: op.loss("bowl", (0, 0)), "surface"),
+])
+def test_bad_input_names_the_argument(call, word):
+    with pytest.raises(ValueError, match=word):
+        call()
