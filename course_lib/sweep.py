@@ -182,14 +182,17 @@ def plot_final_loss(results: dict[str, SweepResult], key: str = "final_loss", ax
 
 
 @torch.no_grad()
-def _evaluate(net, X, y, loss_fn, active, device):
-    """Per-member loss (and accuracy for classification) on a whole set; NaN for frozen members."""
-    outputs, targets = net(X.to(device)), y.to(device)  # (K, N, C)
+def _evaluate(net, X, y, loss_fn, active, device, chunk: int = 1024):
+    """Per-member mean loss (and accuracy for classification) on a whole set, in chunks; NaN for frozen members."""
+    loss_sum, correct = torch.zeros(len(active), device=device), torch.zeros(len(active), device=device)
+    for start in range(0, len(X), chunk):
+        outputs, targets = net(X[start : start + chunk].to(device)), y[start : start + chunk].to(device)  # (K, n, C)
+        loss_sum += loss_fn(outputs, targets) * len(targets)
+        if loss_fn.name == "cross_entropy":
+            correct += (outputs.argmax(-1) == targets).float().sum(1)
     nan = torch.tensor(math.nan, device=device)
-    values = torch.where(active, loss_fn(outputs, targets), nan).tolist()
-    if loss_fn.name != "cross_entropy":
-        return values, None
-    return values, torch.where(active, (outputs.argmax(-1) == targets).float().mean(1), nan).tolist()
+    values = torch.where(active, loss_sum / len(X), nan).tolist()
+    return values, torch.where(active, correct / len(X), nan).tolist() if loss_fn.name == "cross_entropy" else None
 
 
 def _loss(name: str):
@@ -248,7 +251,8 @@ class _Update:
 
     torch's ``a.add(b, alpha=c)`` rounds once (a fused multiply-add); ``torch.addcmul(a, c, b)`` with
     a per-member column ``c`` does the same, so each member's weights stay bitwise those of its own
-    run. Scalars such as ``1 - beta1 ** step`` are computed in Python floats, as torch.optim does.
+    run on the CPU (tests/test_sweep.py). Scalars such as ``1 - beta1 ** step`` are computed in Python
+    floats, as torch.optim computes them.
     """
 
     def __init__(self, optimizer: str, hyper: list[dict], device, eps: float):

@@ -167,3 +167,30 @@ def test_plot_final_loss_marks_diverged_members():
     assert ax.get_xscale() == "log" and ax.get_xlabel() == "learning rate"
     crosses = ax.lines[1]
     assert list(crosses.get_xdata()) == [1e4]
+
+
+@pytest.mark.parametrize("optimizer, options", [("sgd", {"weight_decay": 1e-2}), ("momentum", {}),
+                                                ("nesterov", {"weight_decay": 1e-3}), ("adam", {"weight_decay": 1e-2}),
+                                                ("adamw", {"weight_decay": 0.1})])
+def test_member_weights_stay_bitwise_equal_to_the_plain_run(optimizer, options):
+    """The K-way update rounds as torch.optim does (fused multiply-adds), so on the CPU nothing drifts at all."""
+    lrs = [0.01, 0.3] if optimizer.startswith("adam") else [0.05, 0.5]
+    hyper = [{"lr": lr, "weight_decay": options.get("weight_decay", 0.0), "momentum": 0.9, "betas": (0.9, 0.999)}
+             for lr in lrs]
+    torch.manual_seed(0)
+    net = sweep._Batched(mlp(), len(lrs))
+    rule = sweep._Update(optimizer, hyper, torch.device("cpu"), 1e-8)
+    plain = [plain_run(mlp, optimizer, lr, 0, **options)[1] for lr in lrs]
+    optimizers = [TORCH_OPTIMIZERS[optimizer](m.parameters(), lr=lr, **options,
+                                              **({"momentum": 0.9, "nesterov": optimizer == "nesterov"} if optimizer in ("momentum", "nesterov") else {}))
+                  for m, lr in zip(plain, lrs)]
+    for inputs, targets in list(loaders.DeviceLoader(X, y, 64, seed=0)) * 4:
+        sweep._loss("cross_entropy")(net(inputs), targets).sum().backward()
+        with torch.no_grad():
+            rule.step(net.params, [True] * len(lrs))
+        for model, opt in zip(plain, optimizers):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(inputs), targets).backward()
+            opt.step()
+    for k, model in enumerate(plain):
+        assert all(torch.equal(stacked[k], p) for stacked, p in zip(net.params, model.parameters()))
