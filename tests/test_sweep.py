@@ -193,4 +193,4 @@ def test_member_weights_stay_bitwise_equal_to_the_plain_run(optimizer, options):
             nn.functional.cross_entropy(model(inputs), targets).backward()
             opt.step()
     for k, model in enumerate(plain):
-        assert all(torch.equal(stacked[k], p) for stacked, p in zip(net.params, model.parameters()))
+        assert all(torch.equal(mine, p) for mine, p in zip(net.member_parameters(k), model.parameters()))
