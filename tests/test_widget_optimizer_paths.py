@@ -32,6 +32,7 @@ def test_what_the_paths_show():
     slow = op.paths("valley", 0.005, 0.9, 200)  # a small lr: momentum gets there, plain SGD does not
     assert slow["SGD + momentum"]["loss"][-1] < 1e-3 < slow["SGD"]["loss"][-1]
     steep = op.paths("valley", 0.12, 0.9, 200)  # above 2 / 20 plain SGD diverges across the steep direction
+    assert op.paths("valley", 0.12, 0.9, 200, adam_lr=0.12) == steep  # adam_lr defaults to lr
     assert steep["SGD"]["diverged_at"] is not None and steep["Adam"]["diverged_at"] is None
     assert len(steep["SGD"]["x"]) == steep["SGD"]["diverged_at"] + 1
     banana = op.paths("rosenbrock", 0.001, 0.9, 200)
@@ -53,16 +54,18 @@ def test_explorer_controls_redraw_the_paths():
     assert list(line("SGD").get_xdata()) == list(op.paths("valley", 0.02, 0.9, 200)["SGD"]["x"]) != before
     box.controls["momentum"].value = 0.5
     assert list(line("SGD + momentum").get_ydata()) == list(op.paths("valley", 0.02, 0.5, 200)["SGD + momentum"]["y"])
+    box.controls["adam_lr"].value = 0.01
+    assert list(line("Adam").get_xdata()) == list(op.paths("valley", 0.02, 0.5, 200, adam_lr=0.01)["Adam"]["x"])
     box.controls["lr"].value = 0.12
     assert line("SGD").get_label() == "SGD: diverged"
     box.controls["surface"].value = "rosenbrock"
     assert ax().get_title().startswith("rosenbrock") and ax().get_xlim() == (-2.0, 2.0)
-    assert len(box.figure.log) == 5
+    assert len(box.figure.log) == 6
 
 
 @pytest.mark.parametrize("call, word", [
     (lambda: op.paths("bowl", 0.1), "surface"), (lambda: op.paths("valley", 0.0), "lr"),
-    (lambda: op.paths("valley", 0.1, momentum=1.0), "momentum"), (lambda: op.paths("valley", 0.1, 0.9, 0), "num_steps"),
+    (lambda: op.paths("valley", 0.1, momentum=1.0), "momentum"), (lambda: op.paths("valley", 0.1, adam_lr=-1), "adam_lr"), (lambda: op.paths("valley", 0.1, 0.9, 0), "num_steps"),
     (lambda: op.explorer(surface="bowl"), "surface"), (lambda: op.loss("bowl", (0, 0)), "surface"),
 ])
 def test_bad_input_names_the_argument(call, word):

@@ -1,7 +1,8 @@
 """Optimizer paths: SGD, SGD + momentum and Adam walking down a 2-D loss surface, over its contours.
 
 Each path is a real ``torch.optim`` run on a tensor of two parameters (the point ``w``) from the same
-start, at the same lr. Two surfaces:
+start. SGD and SGD + momentum share one lr; Adam has its own (``adam_lr``, the same lr when not given),
+since its step is about ``lr`` long whatever the gradient's size. Two surfaces:
 
 - ``valley``: an ill-conditioned quadratic ``f(w) = (w1^2 + 20 w2^2) / 2``, steep across, shallow
   along; plain gradient descent is stable only for ``lr < 2 / 20`` and zigzags across well before that;
@@ -23,8 +24,8 @@ SURFACES = {  # name: (start point, minimum, plot window (x0, x1, y0, y1))
 }
 OPTIMIZERS = ("SGD", "SGD + momentum", "Adam")
 BLOW_UP = 1e6  # a point this far out has diverged: its path stops there
-LATENCY_CASES = [{"lr": 0.02}, {"momentum": 0.5}, {"lr": 0.12}, {"surface": "rosenbrock"}, {"lr": 0.001},
-                 {"momentum": 0.9}, {"lr": 0.1}, {"surface": "valley"}, {"lr": 0.08}]
+LATENCY_CASES = [{"lr": 0.02}, {"momentum": 0.5}, {"adam_lr": 0.01}, {"lr": 0.12}, {"surface": "rosenbrock"},
+                 {"lr": 0.001}, {"adam_lr": 0.1}, {"momentum": 0.9}, {"surface": "valley"}, {"lr": 0.08}]
 
 
 def loss(surface: str, w):
@@ -36,18 +37,19 @@ def loss(surface: str, w):
     raise ValueError(f"surface must be one of {tuple(SURFACES)}, got {surface!r}")
 
 
-def paths(surface: str, lr: float, momentum: float = 0.9, num_steps: int = 200) -> dict:
+def paths(surface: str, lr: float, momentum: float = 0.9, num_steps: int = 200, adam_lr: float | None = None) -> dict:
     """``{optimizer: {"x", "y", "loss", "diverged_at"}}``: the points each torch optimizer visits, start included."""
-    _check(surface, lr, momentum, num_steps)
-    return {name: dict(path) for name, path in _paths(surface, float(lr), float(momentum), int(num_steps)).items()}
+    adam_lr = lr if adam_lr is None else adam_lr
+    _check(surface, lr, momentum, num_steps, adam_lr)
+    return {name: dict(path) for name, path in _paths(surface, float(lr), float(momentum), int(num_steps), float(adam_lr)).items()}
 
 
 @lru_cache(maxsize=512)
-def _paths(surface, lr, momentum, num_steps) -> dict:
+def _paths(surface, lr, momentum, num_steps, adam_lr) -> dict:
     import torch
 
     makers = {"SGD": lambda p: torch.optim.SGD(p, lr=lr), "SGD + momentum": lambda p: torch.optim.SGD(p, lr=lr, momentum=momentum),
-              "Adam": lambda p: torch.optim.Adam(p, lr=lr)}
+              "Adam": lambda p: torch.optim.Adam(p, lr=adam_lr)}
     out = {}
     for name, make in makers.items():
         w = torch.tensor(SURFACES[surface][0], dtype=torch.float64, requires_grad=True)
@@ -68,10 +70,12 @@ def _paths(surface, lr, momentum, num_steps) -> dict:
     return out
 
 
-def compute(surface: str = "valley", lr: float = 0.08, momentum: float = 0.9, num_steps: int = 200) -> dict:
+def compute(surface: str = "valley", lr: float = 0.08, momentum: float = 0.9, num_steps: int = 200,
+            adam_lr: float | None = None) -> dict:
     """The three paths plus the contour grid of the surface and the settings: plain data for :func:`draw`."""
     return {"surface": surface, "lr": lr, "momentum": momentum, "num_steps": num_steps,
-            "paths": paths(surface, lr, momentum, num_steps), "grid": _grid(surface)}
+            "adam_lr": lr if adam_lr is None else adam_lr,
+            "paths": paths(surface, lr, momentum, num_steps, adam_lr), "grid": _grid(surface)}
 
 
 @lru_cache(maxsize=4)
@@ -102,36 +106,39 @@ def draw(result: dict, ax):
     ax.plot(*start, "ko", markersize=6)
     ax.plot(*minimum, "k*", markersize=12, label="minimum")
     ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="w1", ylabel="w2",
-           title=f"{result['surface']}: {result['num_steps']} steps at lr {result['lr']:.2g} (momentum {result['momentum']:g})")
+           title=f"{result['surface']}: {result['num_steps']} steps, lr {result['lr']:.2g} (momentum {result['momentum']:g}), "
+                 f"Adam lr {result['adam_lr']:.2g}")
     ax.legend(loc="upper right", fontsize=8)
     return ax
 
 
-def explorer(surface: str = "valley", lr: float = 0.08, momentum: float = 0.9, num_steps: int = 200):
-    """A surface menu and sliders for the lr (log scale) and the momentum of SGD + momentum."""
+def explorer(surface: str = "valley", lr: float = 0.08, momentum: float = 0.9, adam_lr: float = 0.1, num_steps: int = 200):
+    """A surface menu, log sliders for the lr of SGD (with and without momentum) and Adam's, and the momentum."""
     import ipywidgets as w
 
     from .base import LiveFigure, connect, log_slider
 
-    _check(surface, lr, momentum, num_steps)
+    _check(surface, lr, momentum, num_steps, adam_lr)
     controls = {
         "surface": w.Dropdown(options=list(SURFACES), value=surface, description="surface"),
-        "lr": log_slider("learning rate", lr, 1e-4, 1.0),
+        "lr": log_slider("lr (SGD, momentum)", lr, 1e-4, 1.0),
+        "adam_lr": log_slider("Adam lr", adam_lr, 1e-4, 1.0),
         "momentum": w.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01, description="momentum",
                                   continuous_update=False),
     }
 
-    def render(fig, surface, lr, momentum):
-        draw(compute(surface, lr, momentum, num_steps), fig)
+    def render(fig, surface, lr, adam_lr, momentum):
+        draw(compute(surface, lr, momentum, num_steps, adam_lr), fig)
 
     return connect(controls, LiveFigure(render, figsize=(7, 5), height="520px"))
 
 
-def _check(surface, lr, momentum, num_steps) -> None:
+def _check(surface, lr, momentum, num_steps, adam_lr) -> None:
     if surface not in SURFACES:
         raise ValueError(f"surface must be one of {tuple(SURFACES)}, got {surface!r}")
-    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and 0 < lr < math.inf):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    for name, value in (("lr", lr), ("adam_lr", adam_lr)):
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf):
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
     if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
     if not isinstance(num_steps, int) or isinstance(num_steps, bool) or num_steps < 1:
