@@ -5,7 +5,8 @@ the same batches (those of ``loaders.DeviceLoader(X, y, batch_size, seed=seed)``
 that differs is the hyperparameter. Each parameter's K copies are stacked into one ``(K, *shape)``
 tensor; the forward pass runs all members together (batched matrix products for an MLP, else
 ``torch.func.vmap`` over ``functional_call``), and the optimizer updates are torch.optim's own
-formulas written once for the whole stack. ``tests/test_sweep.py`` checks them against K ordinary runs.
+formulas written once for the whole stack, rounded as torch.optim rounds: on the CPU every member's
+weights stay bitwise those of its own ordinary run (``tests/test_sweep.py``).
 
 A member whose loss turns NaN or exceeds ``divergence_factor`` times the first loss is marked
 diverged at that step and frozen (its weights are those before the step), as ``Trainer`` does.
