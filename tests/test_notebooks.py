@@ -26,8 +26,15 @@ def _id(path: Path) -> str:
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", LESSONS + SOLUTIONS, ids=_id)
-def test_notebook_executes_in_smoke_size(path):
+def test_notebook_executes_in_smoke_size(path, monkeypatch):
+    import nbclient
     import papermill
+
+    # nbclient imitates a frontend for Output widgets, sending comm messages while it waits for a cell's
+    # reply, and now and then misses that reply and stalls until the timeout (jupyter/nbclient#312).
+    # The tests need no widget state, so the imitation is turned off: widgets are tested headless in
+    # tests/test_widget_*.py and in a real browser in tests/test_browser.py.
+    monkeypatch.setattr(nbclient.NotebookClient, "on_comm_open_jupyter_widget", lambda self, msg: None)
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     output = ARTIFACTS / path.name.replace(".ipynb", ".smoke.ipynb")
