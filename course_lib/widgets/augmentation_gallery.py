@@ -106,4 +106,6 @@ def explorer(photo: str = "chelsea", s: float = 1.0, seed: int = 0, num_views: i
     def render(fig, photo, s, seed):
         draw(compute(photo, s, seed, num_views, size), fig)
 
-    return connect(controls, LiveFigure(render, figsize=(9, 4.2), height="460px"))
+    figure = LiveFigure(render, figsize=(9, 4.2), height="460px")
+    figure.fig.set_dpi(80)  # photos make heavy PNGs, sent at every change and stored in the notebook
+    return connect(controls, figure)
