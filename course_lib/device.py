@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -60,3 +61,18 @@ def describe_device(device: torch.device) -> str:
     if device.type == "mps":
         return "mps: Apple GPU (no CUDA, but Metal is available)"
     return f"cpu: {torch.get_num_threads()} threads (no CUDA or MPS GPU was found)"
+
+
+@contextmanager
+def one_thread():
+    """Run a block on one CPU thread, then restore the count.
+
+    The course's models are tiny: splitting a 64x128 matrix product across threads costs more than it
+    saves, and far more when another program keeps the other core busy (seen here: 10-50x slower).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

@@ -174,3 +174,12 @@ def test_fashion_mnist_reads_the_real_on_disk_format(tmp_path):
     assert X.shape == (12, 1, 28, 28) and y.shape == (12,)
     with pytest.raises(ValueError, match="train must be"):
         torchvision_data.fashion_mnist(tmp_path, train="yes")
+
+
+def test_one_thread_restores_the_thread_count():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    with device.one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2
+    torch.set_num_threads(before)

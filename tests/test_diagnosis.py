@@ -8,14 +8,6 @@ from course_lib import History, Trainer, datasets, diagnosis, loaders, models
 from course_lib.device import seed_everything
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ---------------------------------------------------------------- generated curves
 noise = np.random.default_rng(0)
 

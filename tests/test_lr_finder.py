@@ -9,14 +9,6 @@ from torch import nn
 from course_lib import Trainer, datasets, loaders, lr_finder, models
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def split():
     return datasets.load_digits_split()

@@ -9,13 +9,6 @@ from course_lib import datasets, loaders, models, sweep
 X, y = datasets.make_spirals(384, seed=1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tensors this small gain nothing from a second thread, and lose much when the CPU is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 TORCH_OPTIMIZERS = {"sgd": torch.optim.SGD, "momentum": torch.optim.SGD, "nesterov": torch.optim.SGD,
                     "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 

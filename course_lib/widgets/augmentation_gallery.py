@@ -6,24 +6,13 @@ crops, flips and the coin flips of each step are the same draws).
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from functools import lru_cache
+
+from ..device import one_thread
 
 STRENGTHS = tuple(round(0.25 * i, 2) for i in range(11))  # 0, 0.25, ..., 2.5 (hue 0.2*s must stay <= 0.5)
 LATENCY_CASES = [{"s": 0.5}, {"s": 1.5}, {"photo": "coffee"}, {"seed": 1}, {"s": 2.5}, {"photo": "chelsea"}, {"s": 0.5}]
 
-
-@contextmanager
-def _one_thread():
-    """Small images: one CPU thread is much faster than two fighting over a busy 2-core machine."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @lru_cache(maxsize=8)
@@ -50,7 +39,7 @@ def compute(photo: str = "chelsea", s: float = 1.0, seed: int = 0, num_views: in
     if not isinstance(size, int) or isinstance(size, bool) or not 16 <= size <= 512:
         raise ValueError(f"size must be an int in [16, 512], got {size!r}")
     transform = augment.simclr_transform(size, s)  # checks s
-    with _one_thread():
+    with one_thread():
         image = _photo(photo, 2 * size)
         views = augment.augmented_views(image, transform, num_views=num_views, seed=seed)  # (V, 3, size, size)
         original = v2.functional.resize(v2.functional.center_crop(image, min(image.shape[1:])), size, antialias=True)

@@ -8,8 +8,9 @@ and each run is cached, so a value seen before answers at once and a new one cos
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from functools import lru_cache
+
+from ..device import one_thread
 
 WIDTHS = (2, 4, 8, 16, 32, 64, 128, 256)
 TRAIN_SIZES = (50, 100, 200, 300, 500, 800, 1079)
@@ -52,18 +53,6 @@ def _data(label_noise: float, seed: int):
     return split.X_train, y, split.X_valid, split.y_valid
 
 
-@contextmanager
-def _one_thread():
-    """For matrices this small, a second CPU thread costs far more than it saves (10x slower runs on 2 cores)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
 
 @lru_cache(maxsize=256)
 def _train(width, weight_decay, dropout, train_size, label_noise, num_epochs, seed) -> dict:
@@ -76,7 +65,7 @@ def _train(width, weight_decay, dropout, train_size, label_noise, num_epochs, se
 
     X, y, X_valid, y_valid = _data(label_noise, seed)
     start = time.perf_counter()
-    with _one_thread():
+    with one_thread():
         seed_everything(seed)
         model = models.MLP(64, 10, width=width, depth=2, dropout=dropout)
         optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=weight_decay)

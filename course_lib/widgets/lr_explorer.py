@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 import textwrap
-from contextlib import contextmanager
 from functools import lru_cache
+
+from ..device import one_thread
 
 OPTIMIZERS = {"SGD": "sgd", "SGD + momentum": "momentum", "Adam": "adam"}  # dropdown label -> sweep optimizer
 LOW, HIGH, STEPS_PER_DECADE = 1e-4, 10.0, 4
@@ -31,18 +32,6 @@ def grid() -> list[float]:
     return log_grid(LOW, HIGH, round(math.log10(HIGH / LOW) * STEPS_PER_DECADE) + 1)
 
 
-@contextmanager
-def _one_thread():
-    """Matrices this small run faster on one thread, and a shared 2-core CPU makes two threads much slower."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
 
 @lru_cache(maxsize=8)
 def sweep_of(optimizer: str, seed: int = 0):
@@ -52,7 +41,7 @@ def sweep_of(optimizer: str, seed: int = 0):
     if optimizer not in OPTIMIZERS.values():
         raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS.values())}, got {optimizer!r}")
     X, y = datasets.make_spirals(NUM_SAMPLES, seed=seed)
-    with _one_thread():
+    with one_thread():
         return sweep.run_sweep(lambda: models.MLP(2, 2, width=64, depth=2), X, y, optimizer, lrs=grid(),
                                num_steps=NUM_STEPS, batch_size=BATCH_SIZE, seed=seed, device="cpu")
 
