@@ -8,11 +8,11 @@ SETTINGS = {"constant": {}, "step decay": {"step_size": 40, "gamma": 0.5}, "expo
             "cosine restarts": {"period": 50, "period_mult": 2}, "one-cycle": {"pct_start": 0.3}}
 
 
-@pytest.mark.parametrize("name", se.SCHEDULES)
-@pytest.mark.parametrize("warmup_steps", [0, 20])
+CASES = [(name, warmup) for name in se.SCHEDULES for warmup in (0, 20) if not (name == "one-cycle" and warmup)]
+
+
+@pytest.mark.parametrize("name, warmup_steps", CASES)  # one-cycle has its own warm-up
 def test_course_lib_matches_torch_builtin(name, warmup_steps):
-    if name == "one-cycle" and warmup_steps:
-        pytest.skip("one-cycle has its own warm-up")
     result = se.compute(name, lr=0.1, num_steps=200, warmup_steps=warmup_steps, **SETTINGS[name])
     assert len(result["lr"]) == len(result["torch_lr"]) == 200
     assert result["max_difference"] < 1e-12

@@ -1,13 +1,23 @@
 """The one way every widget shows a figure: an ``Output`` of fixed height, redrawn on a change.
 
 This is the portable way (JupyterLab, Notebook 7, VS Code, Colab, Voila): no ipympl needed. With
-``interactive=True`` and ipympl installed, the canvas itself is shown and redrawn in place, which is
-faster in JupyterLab but broken on Colab today.
+ipympl installed and ``%matplotlib widget`` run, ``COURSE_WIDGET_BACKEND=ipympl`` (or
+``interactive=True``) shows the canvas itself, redrawn in place: faster in JupyterLab, broken on Colab today.
 """
 from __future__ import annotations
 
 import math
+import os
 from typing import Callable
+
+BACKENDS = ("output", "ipympl")
+
+
+def _interactive_default() -> bool:
+    backend = os.environ.get("COURSE_WIDGET_BACKEND", "output")
+    if backend not in BACKENDS:
+        raise ValueError(f"COURSE_WIDGET_BACKEND must be one of {BACKENDS}, got {backend!r}")
+    return backend == "ipympl"
 
 
 def log_slider(description: str, value: float, low: float, high: float, steps_per_decade: int = 8):
@@ -28,14 +38,19 @@ class LiveFigure:
     (values and seconds taken), which the tests and ``benchmarks/widget_latency.py`` read.
     """
 
-    def __init__(self, render: Callable, figsize=(9, 3.6), height: str = "420px", interactive: bool = False):
+    def __init__(self, render: Callable, figsize=(9, 3.6), height: str = "420px", interactive: bool | None = None):
         import ipywidgets as w
         import matplotlib.pyplot as plt
+
+        interactive = _interactive_default() if interactive is None else interactive
 
         self.render, self.interactive = render, interactive
         self.output = w.Output(layout=w.Layout(height=height))
         with plt.ioff():
             self.fig = plt.figure(figsize=figsize)
+        if interactive and not isinstance(self.fig.canvas, w.DOMWidget):
+            plt.close(self.fig)
+            raise ValueError("interactive=True needs ipympl's canvas: pip install ipympl, then run %matplotlib widget")
         if not interactive:  # out of pyplot's list of open figures, so a later plt.show() does not show it again
             plt.close(self.fig)
         self.log: list[dict] = []
