@@ -53,7 +53,7 @@ def save(trainer, path) -> None:
         "counters": {"epoch": trainer.epoch, "global_step": trainer.global_step,
                      "elapsed": trainer.elapsed, "first_loss": trainer.first_loss},
         "history": trainer.history.to_dict(),
-        "rng": _rng_state(getattr(trainer, "train_loader", None)),
+        "rng": _rng_state(trainer.train_loader),
     }, path)
 
 

@@ -90,12 +90,13 @@ class Trainer:
         self.should_stop, self.stop_reason = False, ""
         self.batch, self.last_loss, self.last_metrics = None, None, {}
         self._pending_loader_state = None
+        self.train_loader = self.valid_loader = self._bar = None
 
     # ------------------------------------------------------------------ the loop
     def fit(self, train_loader, valid_loader=None, num_epochs: int = 1) -> History:
         """Train until ``num_epochs`` epochs are done in all (a resumed trainer finishes the same run)."""
-        self._check_fit(train_loader, valid_loader, num_epochs)
         self.train_loader, self.valid_loader = train_loader, valid_loader
+        self._check_fit(num_epochs)
         self.should_stop, self.history.status = False, "running"
         # only the hooks a callback really overrides are called: no-op calls would cost time every batch
         self._hooks = {name: [getattr(c, name) for c in self.callbacks if _overrides(c, name)] for name in HOOKS}
@@ -239,7 +240,7 @@ class Trainer:
         self.should_stop, self.stop_reason = True, reason
 
     def known_metrics(self) -> list[str]:
-        split = ["train", "valid"] if getattr(self, "valid_loader", None) is not None else ["train"]
+        split = ["train", "valid"] if self.valid_loader is not None else ["train"]
         metrics = {"train": ["loss", *self.metrics] if self.train_metrics else ["loss"], "valid": ["loss", *self.metrics]}
         return [f"{s}_{m}" for s in split for m in metrics[s]]
 
@@ -247,25 +248,25 @@ class Trainer:
         if name not in self.known_metrics():
             raise ValueError(f"{argument}={name!r} is not logged by this run; known metrics: {self.known_metrics()}")
 
-    def _check_fit(self, train_loader, valid_loader, num_epochs) -> None:
+    def _check_fit(self, num_epochs) -> None:
+        train_loader = self.train_loader
         if not isinstance(num_epochs, int) or isinstance(num_epochs, bool) or num_epochs < 1:
             raise ValueError(f"num_epochs must be an int >= 1, got {num_epochs!r}")
         if train_loader is None or not hasattr(train_loader, "__iter__"):
             raise ValueError(f"train_loader must be an iterable of batches, got {train_loader!r}")
-        self.valid_loader = valid_loader
         if isinstance(self.schedule, ReduceLROnPlateau):
             self.check_metric_name(self.schedule_metric, "schedule_metric")
         warmup = getattr(self.schedule, "warmup_steps", 0)
-        planned = num_epochs * (len(train_loader) if self.schedule_interval == "step" else 1)
-        if warmup and hasattr(train_loader, "__len__") and warmup >= planned:
-            raise ValueError(f"the schedule's warmup_steps ({warmup}) must be shorter than the run ({planned} {self.schedule_interval}s)")
+        if warmup and (self.schedule_interval == "epoch" or hasattr(train_loader, "__len__")):
+            planned = num_epochs * (len(train_loader) if self.schedule_interval == "step" else 1)
+            if warmup >= planned:
+                raise ValueError(f"the schedule's warmup_steps ({warmup}) must be shorter than the run ({planned} {self.schedule_interval}s)")
         if self._pending_loader_state is not None:
             train_loader.generator.set_state(self._pending_loader_state)
             self._pending_loader_state = None
 
     def _epochs(self, num_epochs: int):
         epochs = range(self.epoch, num_epochs)
-        self._bar = None
         if self.progress:
             from tqdm.auto import tqdm
 

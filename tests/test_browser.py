@@ -189,17 +189,24 @@ def test_lr_widget_in_jupyterlab(notebooks, page, tmp_path):
         cell.scroll_into_view_if_needed(timeout=30_000)
         slider = lr_sliders(page, cell).first
         slider.wait_for(state="visible", timeout=30_000)
-        box = widget_box(slider)
-        box.locator(".widget-output img").first.wait_for(state="attached", timeout=30_000)
-        before = plot_sources(box)
-        readout = move_slider_and_wait(page, slider, LAB_KERNEL)
-        after = plot_sources(box)
-        shot = screenshot(page, f"jupyterlab_{name.replace('.ipynb', '')}.png", element=box)
-        assert after and after != before, f"the plot in {name} did not change when the learning rate moved to {readout}"
-        assert not error_outputs(page), f"{name} shows errors: {error_outputs(page)}"
-        assert not page.messages, page.messages
+        readout, shot = move_slider_and_check_plot(page, slider, LAB_KERNEL, f"jupyterlab_{name.replace('.ipynb', '')}",
+                                                   f"JupyterLab, {name}", timeout=30_000)
         print(f"JupyterLab {name}: ran in {ran:.0f} s, total {time.monotonic() - started:.0f} s, "
               f"learning rate now {readout}, screenshot {shot}")
+
+
+def move_slider_and_check_plot(page, slider, kernel: str, shot_name: str, where: str, timeout: int):
+    """Move the lr slider, then check that its plot changed and that nothing shows an error; screenshot the widget."""
+    box = widget_box(slider)
+    box.locator(".widget-output img").first.wait_for(state="attached", timeout=timeout)
+    before = plot_sources(box)
+    readout = move_slider_and_wait(page, slider, kernel)
+    after = plot_sources(box)
+    shot = screenshot(page, f"{shot_name}.png", element=box)
+    assert after and after != before, f"the plot ({where}) did not change when the learning rate moved to {readout}"
+    assert not error_outputs(page), f"{where} shows errors: {error_outputs(page)}"
+    assert not page.messages, page.messages
+    return readout, shot
 
 
 def test_widget_in_voila(notebooks, page):
@@ -210,16 +217,9 @@ def test_widget_in_voila(notebooks, page):
         page.goto(f"http://127.0.0.1:{port}/", timeout=180_000)  # Voila answers once the notebook has run
         slider = lr_sliders(page).first
         slider.wait_for(state="visible", timeout=60_000)
-        box = widget_box(slider)
-        box.locator(".widget-output img").first.wait_for(state="attached", timeout=60_000)
         page.wait_for_function(f"() => {VOILA_KERNEL} && {VOILA_KERNEL}.status === 'idle'", timeout=60_000)
         assert not error_outputs(page), f"Voila shows errors for {VOILA_NOTEBOOK}: {error_outputs(page)}"
-        before = plot_sources(box)
-        readout = move_slider_and_wait(page, slider, VOILA_KERNEL)
-        after = plot_sources(box)
-        shot = screenshot(page, f"voila_{VOILA_NOTEBOOK.replace('.ipynb', '')}.png", element=box)
-        assert after and after != before, f"the plot under Voila did not change when the learning rate moved to {readout}"
-        assert not error_outputs(page), f"Voila shows errors for {VOILA_NOTEBOOK}: {error_outputs(page)}"
-        assert not page.messages, page.messages
+        readout, shot = move_slider_and_check_plot(page, slider, VOILA_KERNEL, f"voila_{VOILA_NOTEBOOK.replace('.ipynb', '')}",
+                                                   f"Voila, {VOILA_NOTEBOOK}", timeout=60_000)
         print(f"Voila {VOILA_NOTEBOOK}: total {time.monotonic() - started:.0f} s, learning rate now {readout}, "
               f"screenshot {shot}")

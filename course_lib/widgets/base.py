@@ -66,8 +66,7 @@ class LiveFigure:
         if self.interactive:
             self.fig.canvas.draw_idle()
         else:
-            self.fig.canvas.draw()  # draw once here, so the time measured includes drawing
-            with self.output:
+            with self.output:  # in a kernel, display() renders the figure to PNG: the time measured includes drawing
                 self.output.clear_output(wait=True)
                 display(self.fig)
         self.log.append({"values": values, "seconds": time.perf_counter() - start})
