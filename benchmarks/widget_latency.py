@@ -1,9 +1,9 @@
 """How long does a learner wait after moving a widget's control until its figure is redrawn?
 
-Every module in ``course_lib/widgets/`` that defines ``explorer`` and ``LATENCY_CASES`` is imported, and
+Every module in ``course_lib/widgets/`` with cases in ``widget_cases.py`` is imported, and
 its explorer is built headless (matplotlib's Agg backend, inside an IPython shell whose display
-formatter encodes figures to PNG exactly as a notebook kernel's inline backend does). Then each case
-of ``LATENCY_CASES`` (a dict ``{control_name: value}``) is applied, one control after another; every
+formatter encodes figures to PNG exactly as a notebook kernel's inline backend does). Then each of its
+cases (a dict ``{control_name: value}``) is applied, one control after another; every
 assignment that changes a value is one measured change, and two times are taken for it:
 
 - figure: what ``LiveFigure.update`` records in ``box.figure.log[-1]["seconds"]`` (compute, draw the
@@ -17,7 +17,7 @@ back to their initial values and the same cases run again (cached: ``compute`` r
 wall time of both passes (figure times in brackets); the last line is the median and max wall time
 over all changes of all widgets, uncached and cached together. The course's bound on this 2-core
 CPU: median <= 0.25 s, max <= 1.0 s (``--check`` exits with status 1 when a bound is broken). A module
-without ``LATENCY_CASES`` is skipped with a note; one whose explorer fails is reported, and the exit
+without cases is skipped with a note; one whose explorer fails is reported, and the exit
 status is 1.
 
     .venv/bin/python benchmarks/widget_latency.py [--check] [widget_name ...]
@@ -33,6 +33,7 @@ import sys
 import time
 
 import matplotlib
+from widget_cases import CASES
 
 matplotlib.use("Agg")
 
@@ -113,9 +114,9 @@ def main(argv=None) -> int:
     for name in args.widgets or widget_modules():
         try:
             module = importlib.import_module(f"course_lib.widgets.{name}")
-            cases = getattr(module, "LATENCY_CASES", None)
+            cases = CASES.get(name)
             if not callable(getattr(module, "explorer", None)) or not cases:
-                print(f"{name:24s} skipped: no explorer or no LATENCY_CASES")
+                print(f"{name:24s} skipped: no explorer or no cases in widget_cases.py")
                 continue
             start = time.perf_counter()
             box = module.explorer()
@@ -133,7 +134,7 @@ def main(argv=None) -> int:
         all_walls += [t[0] for t in uncached + cached]
 
     if not all_walls:
-        print("no widget with LATENCY_CASES found")
+        print("no widget with cases found")
         print("widget latency median: nan s, max: nan s")
         return 1 if broken else 0
     median, worst = statistics.median(all_walls), max(all_walls)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from course_lib.widgets import augmentation_gallery
+from conftest import WIDGET_CASES
 
 
 def tiles(box, size=48, pad=2, columns=5):
@@ -68,5 +69,5 @@ def test_explorer_redraws_when_a_control_moves():
 
 def test_latency_cases_name_real_controls():
     box = augmentation_gallery.explorer(num_views=2, size=32)
-    for case in augmentation_gallery.LATENCY_CASES:
+    for case in WIDGET_CASES["augmentation_gallery"]:
         assert set(case) <= set(box.controls)

@@ -5,6 +5,7 @@ import pytest
 
 from course_lib import EarlyStopping
 from course_lib.widgets import early_stopping_explorer as ese
+from conftest import WIDGET_CASES
 
 
 def _stop_line_x(box):
@@ -102,10 +103,10 @@ def test_real_trace_source_and_latency_cases_run():
     assert len(box.figure.fig.axes[0].lines[1].get_ydata()) > 0
     box.controls["patience"].value = 5  # so that every latency case below is a change
     logged = len(box.figure.log)
-    for case in ese.LATENCY_CASES:
+    for case in WIDGET_CASES["early_stopping_explorer"]:
         for name, value in case.items():
             box.controls[name].value = value
-    assert len(box.figure.log) == logged + len(ese.LATENCY_CASES)
+    assert len(box.figure.log) == logged + len(WIDGET_CASES["early_stopping_explorer"])
 
 
 def test_accuracy_trace_in_max_mode_is_drawn_on_a_linear_axis():

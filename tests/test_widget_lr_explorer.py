@@ -38,7 +38,7 @@ def test_explorer_controls_redraw_curve_diagnosis_and_marker():
     box.controls["lr"].value = 0.05
     member = le.compute("momentum", 0.05)
     assert curve() == pytest.approx(member["losses"]) and fig.axes[0].get_title().endswith("healthy")
-    assert fig.texts[0].get_text().replace("\n", " ") == member["sentence"]
+    assert box.figure.text == le.describe(member) and member["sentence"] in box.figure.text
     marker = [line for line in fig.axes[1].lines if line.get_label() == "this lr"][0]
     assert marker.get_xdata()[0] == pytest.approx(member["lr"])
 
@@ -48,7 +48,7 @@ def test_explorer_controls_redraw_curve_diagnosis_and_marker():
     box.controls["lr"].value = 10.0
     assert fig.axes[0].get_title().endswith("diverged")
     assert any("diverged at update" in line.get_label() for line in fig.axes[0].lines)
-    assert len(box.figure.log) == 4 and all(entry["seconds"] < 1.0 for entry in box.figure.log[1:])
+    assert len(box.figure.log) == 4 and box.figure.text.startswith("diverged:")
 
 
 @pytest.mark.parametrize("call, word", [

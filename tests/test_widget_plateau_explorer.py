@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from course_lib.widgets import plateau_explorer as pe
+from conftest import WIDGET_CASES
 
 
 def test_drops_are_where_the_lr_falls_and_lr_never_rises():
@@ -64,7 +65,7 @@ def test_explorer_controls_redraw_the_figure():
     box.controls["cooldown"].value = 3
     assert "cooldown=3" in box.figure.fig.axes[0].get_title() and "(abs)" in box.figure.fig.axes[0].get_title()
     assert len(box.figure.log) == 5
-    for case in pe.LATENCY_CASES:
+    for case in WIDGET_CASES["plateau_explorer"]:
         for name, value in case.items():
             box.controls[name].value = value
     assert len(box.figure.log) > 5

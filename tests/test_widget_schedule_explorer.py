@@ -2,6 +2,7 @@
 import pytest
 
 from course_lib.widgets import schedule_explorer as se
+from conftest import WIDGET_CASES
 
 SETTINGS = {"constant": {}, "step decay": {"step_size": 40, "gamma": 0.5}, "exponential": {"exp_gamma": 0.99},
             "1/t": {"k": 0.05}, "multistep": {"milestones": (100, 150), "gamma": 0.1}, "cosine": {},
@@ -61,7 +62,7 @@ def test_explorer_controls_redraw_the_figure():
 
 def test_latency_cases_name_real_controls():
     box = se.explorer()
-    for case in se.LATENCY_CASES:
+    for case in WIDGET_CASES["schedule_explorer"]:
         for name, value in case.items():
             box.controls[name].value = value
-    assert len(box.figure.log) > len(se.LATENCY_CASES) // 2
+    assert len(box.figure.log) > len(WIDGET_CASES["schedule_explorer"]) // 2

@@ -18,8 +18,6 @@ NAMES = ("sigmoid", "tanh", "relu", "softplus", "scaled sigmoid")
 RANGES = {"sigmoid": "(0, 1)", "tanh": "(-1, 1)", "relu": "[0, inf)", "softplus": "(0, inf)", "scaled sigmoid": "(a, b)"}
 COLORS = {"sigmoid": "tab:blue", "tanh": "tab:orange", "relu": "tab:green", "softplus": "tab:red", "scaled sigmoid": "tab:purple"}
 NUM_POINTS, NUM_LOGITS = 201, 5
-LATENCY_CASES = [{"x_range": 12.0}, {"temperature": 0.3}, {"a": -3.0}, {"b": 5.0}, {"temperature": 3.0},
-                 {"x_range": 3.0}, {"temperature": 1.0}, {"a": -1.0}]
 
 
 def activations(a: float, b: float) -> dict:
@@ -83,10 +81,16 @@ def draw(result: dict, fig):
               title=f"softmax(logits / T): each in (0, 1), sum {result['softmax_sum']:.6f}")
     for axis in (left, middle, right):
         axis.title.set_fontsize(9)
-    fig.suptitle(f"x in [-{s['x_range']:g}, {s['x_range']:g}], temperature T = {s['temperature']:.3g}, "
-                 f"scaled sigmoid to (a, b) = ({s['a']:g}, {s['b']:g})", fontsize=10)
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.14, top=0.85, wspace=0.28)  # fixed: tight_layout is slow
-    return fig
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.14, top=0.9, wspace=0.28)  # fixed: tight_layout is slow
+    return [left, middle, right]
+
+
+def describe(result: dict) -> str:
+    """The window, the temperature and what the sigmoid's gradient does on it."""
+    s = result["settings"]
+    return (f"x in [-{s['x_range']:g}, {s['x_range']:g}], temperature T = {s['temperature']:.3g}, scaled sigmoid to "
+            f"(a, b) = ({s['a']:g}, {s['b']:g}): the sigmoid's gradient is below 1% of its peak on "
+            f"{result['sigmoid_saturated_fraction']:.0%} of this window; the softmax outputs sum to {result['softmax_sum']:.6f}.")
 
 
 def explorer(x_range: float = 6.0, temperature: float = 1.0, a: float = -1.0, b: float = 3.0):
@@ -105,8 +109,11 @@ def explorer(x_range: float = 6.0, temperature: float = 1.0, a: float = -1.0, b:
 
     def render(fig, x_range, temperature, a, b):
         if not a < b:  # a slider position, not a programming error: say so in the figure
-            fig.text(0.5, 0.5, f"the scaled sigmoid needs a < b (now a = {a:g}, b = {b:g})", ha="center", fontsize=12)
-            return
-        draw(compute(x_range, temperature, a, b), fig)
+            message = f"the scaled sigmoid needs a < b (now a = {a:g}, b = {b:g})"
+            fig.text(0.5, 0.5, message, ha="center", fontsize=12)
+            return message
+        result = compute(x_range, temperature, a, b)
+        draw(result, fig)
+        return describe(result)
 
     return connect(controls, LiveFigure(render, figsize=(13, 4.2), height="450px"))

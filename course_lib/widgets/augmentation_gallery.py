@@ -10,8 +10,8 @@ from functools import lru_cache
 
 from ..device import one_thread
 
+COLUMNS = 5  # tiles per row of the mosaic
 STRENGTHS = tuple(round(0.25 * i, 2) for i in range(11))  # 0, 0.25, ..., 2.5 (hue 0.2*s must stay <= 0.5)
-LATENCY_CASES = [{"s": 0.5}, {"s": 1.5}, {"photo": "coffee"}, {"seed": 1}, {"s": 2.5}, {"photo": "chelsea"}, {"s": 0.5}]
 
 
 
@@ -47,7 +47,7 @@ def compute(photo: str = "chelsea", s: float = 1.0, seed: int = 0, num_views: in
             "original": original.permute(1, 2, 0).numpy(), "views": views.permute(0, 2, 3, 1).numpy()}
 
 
-def mosaic(result: dict, columns: int = 5, pad: int = 2):
+def mosaic(result: dict, columns: int = COLUMNS, pad: int = 2):
     """One image (H, W, 3): the original in the first tile, then the views, row by row, on white."""
     import numpy as np
 
@@ -61,8 +61,9 @@ def mosaic(result: dict, columns: int = 5, pad: int = 2):
     return canvas
 
 
-def draw(result: dict, fig, columns: int = 5):
+def draw(result: dict, fig):
     """The mosaic as one image (one image draws far faster than a grid of axes), each tile labelled."""
+    columns = COLUMNS
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(mosaic(result, columns))
     ax.axis("off")
@@ -73,7 +74,14 @@ def draw(result: dict, fig, columns: int = 5):
     ax.set_title(f"{result['photo']}: SimCLR views, colour strength s = {result['s']:g}, "
                  f"blur kernel {result['kernel_size']}, seed {result['seed']}", fontsize=10)
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.92)
-    return ax
+    return [ax]
+
+
+def describe(result: dict) -> str:
+    """What the views were drawn with."""
+    return (f"{len(result['views'])} random views of {result['photo']} from the SimCLR pipeline with colour strength "
+            f"s = {result['s']:g} (jitter brightness, contrast and saturation {0.8 * result['s']:.2g}, hue {0.2 * result['s']:.2g}) "
+            f"and a {result['kernel_size']}-pixel blur kernel; seed {result['seed']}.")
 
 
 def explorer(photo: str = "chelsea", s: float = 1.0, seed: int = 0, num_views: int = 9, size: int = 96):
@@ -93,7 +101,9 @@ def explorer(photo: str = "chelsea", s: float = 1.0, seed: int = 0, num_views: i
     }
 
     def render(fig, photo, s, seed):
-        draw(compute(photo, s, seed, num_views, size), fig)
+        result = compute(photo, s, seed, num_views, size)
+        draw(result, fig)
+        return describe(result)
 
     figure = LiveFigure(render, figsize=(9, 4.2), height="460px")
     figure.fig.set_dpi(80)  # photos make heavy PNGs, sent at every change and stored in the notebook

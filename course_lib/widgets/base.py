@@ -1,11 +1,21 @@
 """The one way every widget shows a figure: an ``Output`` of fixed height, redrawn on a change.
 
+Every widget module follows one contract, so the live widget, the tests and the static site all draw
+through the same functions:
+
+- ``compute(**controls) -> dict``: pure, cached per value; plain data in, plain data out;
+- ``draw(result, fig) -> list[Axes]``: plots ``result`` on ``fig`` (a ``Figure`` or a ``SubFigure``, so
+  a notebook can place a widget's picture beside its own plots with ``fig.subfigures``);
+- ``describe(result) -> str``: the sentence shown beneath the figure (a diagnosis, the numbers);
+- ``explorer(...)``: the controls wired to ``render(fig, **values)``, which draws and returns that text.
+
 This is the portable way (JupyterLab, Notebook 7, VS Code, Colab, Voila): no ipympl needed. With
 ipympl installed and ``%matplotlib widget`` run, ``COURSE_WIDGET_BACKEND=ipympl`` (or
 ``interactive=True``) shows the canvas itself, redrawn in place: faster in JupyterLab, broken on Colab today.
 """
 from __future__ import annotations
 
+import html
 import math
 import os
 from typing import Callable
@@ -34,8 +44,9 @@ def log_slider(description: str, value: float, low: float, high: float, steps_pe
 class LiveFigure:
     """A matplotlib figure inside an ``Output`` widget, redrawn by ``update(**values)``.
 
-    ``render(fig, **values)`` draws everything on the (cleared) figure. ``log`` records each update
-    (values and seconds taken), which the tests and ``benchmarks/widget_latency.py`` read.
+    ``render(fig, **values)`` draws everything on the (cleared) figure and returns the text shown beneath
+    it (or ``None``). ``log`` records each update (values, text and seconds taken), which the tests, the
+    static site and ``benchmarks/widget_latency.py`` read.
     """
 
     def __init__(self, render: Callable, figsize=(9, 3.6), height: str = "420px", interactive: bool | None = None):
@@ -46,6 +57,7 @@ class LiveFigure:
 
         self.render, self.interactive = render, interactive
         self.output = w.Output(layout=w.Layout(height=height))
+        self.caption = w.HTML(layout=w.Layout(min_height="2.6em"))  # the text a render returns, beneath the figure
         with plt.ioff():
             self.fig = plt.figure(figsize=figsize)
         if interactive and not isinstance(self.fig.canvas, w.DOMWidget):
@@ -62,17 +74,31 @@ class LiveFigure:
 
         start = time.perf_counter()
         self.fig.clear()
-        self.render(self.fig, **values)
+        text = self.render(self.fig, **values) or ""
+        self.caption.value = f"<div style='font-size: 0.95em; line-height: 1.35'>{html.escape(text)}</div>"
         if self.interactive:
             self.fig.canvas.draw_idle()
         else:
             with self.output:  # in a kernel, display() renders the figure to PNG: the time measured includes drawing
                 self.output.clear_output(wait=True)
                 display(self.fig)
-        self.log.append({"values": values, "seconds": time.perf_counter() - start})
+        self.log.append({"values": values, "text": text, "seconds": time.perf_counter() - start})
+
+    @property
+    def text(self) -> str:
+        """The text of the latest update."""
+        return self.log[-1]["text"] if self.log else ""
+
+    @property
+    def view(self):
+        """Where the figure shows: ipympl's canvas, or the ``Output`` it is displayed in."""
+        return self.fig.canvas if self.interactive else self.output
 
     def widget(self):
-        return self.fig.canvas if self.interactive else self.output
+        """The view with the text beneath it: what an explorer's layout shows."""
+        import ipywidgets as w
+
+        return w.VBox([self.view, self.caption])
 
 
 def connect(controls: dict, figure: LiveFigure, layout=None):

@@ -15,8 +15,6 @@ from ..device import one_thread
 WIDTHS = (2, 4, 8, 16, 32, 64, 128, 256)
 TRAIN_SIZES = (50, 100, 200, 300, 500, 800, 1079)
 NOISE_LEVELS = (0.0, 0.2, 0.4)
-LATENCY_CASES = [{"width": 32}, {"weight_decay": 0.1}, {"dropout": 0.5}, {"train_size": 800}, {"label_noise": 0.0},
-                 {"width": 256}, {"train_size": 300}, {"width": 32}]
 
 
 def _nearest(value, grid, name):
@@ -98,12 +96,17 @@ def draw(result: dict, fig) -> list:
         ax.set(xlabel="epoch", ylabel=metric, title=f"{metric}: training vs validation")
         ax.legend()
     axes[1].set_ylim(0, 1.02)
-    gap = result["train_accuracy"][-1] - result["valid_accuracy"][-1]
-    fig.suptitle(f"width {result['width']}, weight decay {result['weight_decay']:g}, dropout {result['dropout']:g}, "
-                 f"{result['train_size']} samples, {result['label_noise']:.0%} noisy labels: "
-                 f"final accuracy gap {gap:+.1%}", fontsize=10)
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.82, wspace=0.25)  # tight_layout costs 50 ms
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.9, wspace=0.25)  # tight_layout costs 50 ms
     return list(axes)
+
+
+def describe(result: dict) -> str:
+    """The settings of the run shown and its final numbers."""
+    gap = result["train_accuracy"][-1] - result["valid_accuracy"][-1]
+    return (f"width {result['width']}, weight decay {result['weight_decay']:g}, dropout {result['dropout']:g}, "
+            f"{result['train_size']} samples, {result['label_noise']:.0%} noisy labels: after {len(result['epoch'])} epochs "
+            f"training accuracy {result['train_accuracy'][-1]:.1%}, validation {result['valid_accuracy'][-1]:.1%} "
+            f"(gap {gap:+.1%}); validation loss {result['valid_loss'][-1]:.3f}, lowest {min(result['valid_loss']):.3f}.")
 
 
 def explorer(width: int = 64, weight_decay: float = 1e-4, dropout: float = 0.0, train_size: int = 300,
@@ -128,7 +131,9 @@ def explorer(width: int = 64, weight_decay: float = 1e-4, dropout: float = 0.0, 
     }
 
     def render(fig, **values):
-        draw(compute(**values, num_epochs=num_epochs, seed=seed), fig)
+        result = compute(**values, num_epochs=num_epochs, seed=seed)
+        draw(result, fig)
+        return describe(result)
 
     figure = LiveFigure(render, figsize=(10, 3.8))
     rows = [w.HBox(list(controls.values())[:3]), w.HBox(list(controls.values())[3:]), figure.widget()]

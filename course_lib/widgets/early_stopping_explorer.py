@@ -19,8 +19,6 @@ from ..early_stopping import EarlyStopping
 SOURCES = ("generated", "real run")
 
 # One change after another, as benchmarks/widget_latency.py plays them (the last one is cached).
-LATENCY_CASES = [{"patience": 2}, {"patience": 12}, {"min_delta": 0.01}, {"noise": 0.15}, {"seed": 3},
-                 {"patience": 2}]
 
 
 def _check_int(name: str, value, minimum: int) -> None:
@@ -57,19 +55,20 @@ def noisy_trace(num_epochs: int = 60, noise: float = 0.08, seed: int = 0) -> tup
     return tuple(float(v * math.exp(noise * e)) for v, e in zip(truth_curve(num_epochs), z))
 
 
-def compute(values, patience: int, min_delta: float, mode: str = "min", truth=None) -> dict:
+def compute(values, patience: int, min_delta: float, mode: str = "min", truth=None, label: str = "validation loss") -> dict:
     """Feed ``values`` one epoch at a time to ``EarlyStopping.update``; return what happened, as plain data.
 
     ``stop_epoch`` is the 1-based epoch after which training stops (``None``: it never stops within the
     trace), ``best_epoch``/``best_value`` the point restored, ``waits`` the wait counter after each epoch.
-    ``truth`` (optional) is a noise-free curve kept for drawing.
+    ``truth`` (optional) is a noise-free curve and ``label`` the trace's name, both kept for drawing.
     """
     if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
         raise ValueError("values must be a non-empty sequence of numbers (one per epoch)")
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         raise ValueError("values must hold plain numbers (use [float(v) for v in ...] for tensors)")
-    return _compute(tuple(float(v) for v in values), patience, min_delta, mode,
-                    None if truth is None else tuple(float(v) for v in truth))
+    result = _compute(tuple(float(v) for v in values), patience, min_delta, mode,
+                      None if truth is None else tuple(float(v) for v in truth))
+    return {**result, "label": label}
 
 
 @lru_cache(maxsize=1024)
@@ -87,13 +86,13 @@ def _compute(values: tuple, patience, min_delta, mode, truth) -> dict:
             "best_epoch": stopper.best_epoch, "best_value": stopper.best, "reason": reason}
 
 
-def draw(result: dict, fig, label: str = "validation loss"):
+def draw(result: dict, fig):
     """Left: the trace, the stop and the restored best epoch. Right: the wait counter against patience."""
     from matplotlib.ticker import MaxNLocator
 
     grid = fig.add_gridspec(1, 3)
     ax, ax_wait = fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[0, 2])
-    values, stop, best = result["values"], result["stop_epoch"], result["best_epoch"]
+    values, stop, best, label = result["values"], result["stop_epoch"], result["best_epoch"], result["label"]
     trained = stop or len(values)
     epochs = list(range(1, len(values) + 1))
     if result["truth"] is not None:
@@ -122,7 +121,17 @@ def draw(result: dict, fig, label: str = "validation loss"):
                 xlim=(0.5, len(values) + 0.5), ylim=(-0.5, max(result["patience"], max(result["waits"])) + 1.5))
     ax_wait.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.9, wspace=0.4)  # tight_layout costs a redraw
-    return ax, ax_wait
+    return [ax, ax_wait]
+
+
+def describe(result: dict) -> str:
+    """Where the run stops and which epoch's weights it keeps."""
+    if result["stop_epoch"] is None:
+        return f"No stop in {len(result['values'])} epochs ({result['reason']}); the best epoch is {result['best_epoch']}."
+    lost = result["stop_epoch"] - result["best_epoch"]
+    return (f"Stops after epoch {result['stop_epoch']} and restores epoch {result['best_epoch']} "
+            f"({result['label']} {result['best_value']:.4g}); {lost} epoch{'s' if lost != 1 else ''} trained past the best. "
+            f"{result['reason'][0].upper()}{result['reason'][1:]}.")
 
 
 def explorer(trace=None, mode: str = "min", label: str = "validation loss", patience: int = 5, min_delta: float = 0.0,
@@ -152,11 +161,12 @@ def explorer(trace=None, mode: str = "min", label: str = "validation loss", pati
 
     def render(fig, source, patience, min_delta, noise, seed):
         if source == "real run":
-            result = compute(real, patience, min_delta, mode)
-            draw(result, fig, label=label)
+            result = compute(real, patience, min_delta, mode, label=label)
         else:
-            result = compute(noisy_trace(num_epochs, noise, seed), patience, min_delta, "min", truth_curve(num_epochs))
-            draw(result, fig, label="generated validation loss")
+            result = compute(noisy_trace(num_epochs, noise, seed), patience, min_delta, "min", truth_curve(num_epochs),
+                             label="generated validation loss")
+        draw(result, fig)
+        return describe(result)
 
     names = list(controls)
     figure = LiveFigure(render, figsize=(9.5, 3.5))

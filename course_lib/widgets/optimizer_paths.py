@@ -24,8 +24,6 @@ SURFACES = {  # name: (start point, minimum, plot window (x0, x1, y0, y1))
 }
 OPTIMIZERS = ("SGD", "SGD + momentum", "Adam")
 BLOW_UP = 1e6  # a point this far out has diverged: its path stops there
-LATENCY_CASES = [{"lr": 0.02}, {"momentum": 0.5}, {"adam_lr": 0.01}, {"lr": 0.12}, {"surface": "rosenbrock"},
-                 {"lr": 0.001}, {"adam_lr": 0.1}, {"momentum": 0.9}, {"surface": "valley"}, {"lr": 0.08}]
 
 
 def loss(surface: str, w):
@@ -87,14 +85,12 @@ def _grid(surface: str, size: int = 120) -> dict:
     return {"X": X, "Y": Y, "Z": loss(surface, np.stack([X, Y]))}
 
 
-def draw(result: dict, ax):
-    """Contours of the surface (log-spaced levels) and the three paths, each from its start to its last point."""
+def draw(result: dict, fig):
+    """Contours of the surface (log-spaced levels) and the paths, each from its start to its last point."""
     import numpy as np
-    from matplotlib.figure import Figure
 
-    if isinstance(ax, Figure):
-        fig, ax = ax, ax.add_subplot(1, 1, 1)
-        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.11, top=0.92)  # fixed margins: tight_layout is slow
+    ax = fig.add_subplot(1, 1, 1)
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.11, top=0.92)  # fixed margins: tight_layout is slow
     grid = result["grid"]
     levels = np.geomspace(max(grid["Z"].min(), 1e-3), grid["Z"].max(), 14)
     ax.contour(grid["X"], grid["Y"], grid["Z"], levels=levels, colors="0.75", linewidths=0.8)
@@ -109,7 +105,17 @@ def draw(result: dict, ax):
            title=f"{result['surface']}: {result['num_steps']} steps, lr {result['lr']:.2g} (momentum {result['momentum']:g}), "
                  f"Adam lr {result['adam_lr']:.2g}")
     ax.legend(loc="upper right", fontsize=8)
-    return ax
+    return [ax]
+
+
+def describe(result: dict) -> str:
+    """Where each optimizer ended."""
+    ends = []
+    for name in OPTIMIZERS:
+        path = result["paths"][name]
+        ends.append(f"{name} diverged at step {path['diverged_at']}" if path["diverged_at"] is not None
+                    else f"{name} ends at loss {path['loss'][-1]:.3g}")
+    return f"After {result['num_steps']} steps on the {result['surface']}: " + "; ".join(ends) + "."
 
 
 def explorer(surface: str = "valley", lr: float = 0.08, momentum: float = 0.9, adam_lr: float = 0.1, num_steps: int = 200):
@@ -128,7 +134,9 @@ def explorer(surface: str = "valley", lr: float = 0.08, momentum: float = 0.9, a
     }
 
     def render(fig, surface, lr, adam_lr, momentum):
-        draw(compute(surface, lr, momentum, num_steps, adam_lr), fig)
+        result = compute(surface, lr, momentum, num_steps, adam_lr)
+        draw(result, fig)
+        return describe(result)
 
     return connect(controls, LiveFigure(render, figsize=(7, 5), height="520px"))
 

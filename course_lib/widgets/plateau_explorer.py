@@ -16,8 +16,6 @@ from functools import lru_cache
 
 START, FLOOR, SLOPE, RATE, LR = 2.3, 0.1, 3.0, 0.3, 0.1  # the toy: the loss settles at FLOOR + SLOPE * lr
 THRESHOLD_MODES = ("rel", "abs")
-LATENCY_CASES = [{"patience": 3}, {"factor": 0.3}, {"threshold": 0.03}, {"threshold_mode": "abs"}, {"cooldown": 4},
-                 {"threshold_mode": "rel"}, {"patience": 8}, {"cooldown": 0}, {"factor": 0.5}, {"patience": 5}]
 
 
 def dynamic_threshold(best: float, mode: str, threshold_mode: str, threshold: float) -> float:
@@ -96,7 +94,15 @@ def draw(result: dict, fig):
     for ax in (top, bottom):
         ax.set_xlim(0, epochs[-1] + 1)
     fig.subplots_adjust(left=0.09, right=0.98, bottom=0.1, top=0.93, hspace=0.4)  # fixed: tight_layout is slow
-    return fig
+    return [top, bottom]
+
+
+def describe(result: dict) -> str:
+    """When the scheduler cut the lr, and where it ended."""
+    drops = result["drops"]
+    when = ", ".join(str(epoch) for epoch in drops) if drops else "never"
+    return (f"{len(drops)} lr drop{'s' if len(drops) != 1 else ''} (after epoch {when}); "
+            f"the lr ends at {result['final_lr']:.1e}.")
 
 
 def _runs(epochs: list[int]) -> list[tuple[int, int]]:
@@ -129,7 +135,9 @@ def explorer(patience: int = 5, factor: float = 0.5, threshold: float = 0.01, th
     }
 
     def render(fig, **values):
-        draw(compute(**values), fig)
+        result = compute(**values)
+        draw(result, fig)
+        return describe(result)
 
     box = w.VBox([w.HBox(list(controls.values())[:3]), w.HBox(list(controls.values())[3:])])
     figure = LiveFigure(render, figsize=(9, 4.8), height="520px")

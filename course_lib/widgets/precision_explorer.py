@@ -18,8 +18,6 @@ from functools import lru_cache
 FORMATS = ("float32", "bfloat16", "float16")
 COLORS = {"float32": "tab:blue", "bfloat16": "tab:green", "float16": "tab:orange"}
 SPREAD, NUM_GRADIENTS = 1.0, 4000  # the gradients: 10 ** (exponent + SPREAD * z), z standard normal
-LATENCY_CASES = [{"exponent": -6.0}, {"exponent": -8.5}, {"loss_scale_log2": 8}, {"loss_scale_log2": 24},
-                 {"exponent": 4.9}, {"exponent": -3.0}, {"loss_scale_log2": 16}, {"exponent": -6.0}]
 
 
 def limits(name: str) -> dict:
@@ -113,10 +111,17 @@ def draw(result: dict, fig):
               title=f"in fp16, 0 / inf: {result['lost_without_scale']:.1%} / {result['overflow_without_scale']:.1%} unscaled, "
                     f"{result['lost_with_scale']:.1%} / {result['overflow_with_scale']:.1%} scaled")
     right.legend(fontsize=8, loc="upper left")
-    fig.suptitle(f"10^{x:+.1f} = {result['value']:.4g}; with loss scale 2^{int(math.log2(result['loss_scale']))} fp16 stores "
-                 f"{result['scaled']['stored']:.4g}, unscaled back: {result['scaled']['recovered']:.4g}", fontsize=10)
-    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.13, top=0.86, wspace=0.2)  # fixed: tight_layout is slow
-    return fig
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.13, top=0.9, wspace=0.2)  # fixed: tight_layout is slow
+    return [left, right]
+
+
+def describe(result: dict) -> str:
+    """The value, what fp16 keeps of it with the loss scale, and the share of gradients lost."""
+    x = result["exponent"]
+    return (f"10^{x:+.1f} = {result['value']:.4g}; with loss scale 2^{int(math.log2(result['loss_scale']))} fp16 stores "
+            f"{result['scaled']['stored']:.4g}, unscaled back: {result['scaled']['recovered']:.4g}. "
+            f"Gradients lost to 0 in fp16: {result['lost_without_scale']:.1%} unscaled, {result['lost_with_scale']:.1%} scaled; "
+            f"overflowing to inf: {result['overflow_without_scale']:.1%} unscaled, {result['overflow_with_scale']:.1%} scaled.")
 
 
 def explorer(exponent: float = -6.0, loss_scale_log2: int = 16):
@@ -133,6 +138,8 @@ def explorer(exponent: float = -6.0, loss_scale_log2: int = 16):
     }
 
     def render(fig, exponent, loss_scale_log2):
-        draw(compute(exponent, loss_scale_log2), fig)
+        result = compute(exponent, loss_scale_log2)
+        draw(result, fig)
+        return describe(result)
 
     return connect(controls, LiveFigure(render, figsize=(12, 4.2), height="450px"))

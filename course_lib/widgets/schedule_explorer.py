@@ -21,9 +21,6 @@ PARAMETERS = {  # the controls each schedule reads, besides lr, num_steps and wa
     "one-cycle": ("pct_start",),
 }
 START_FACTOR = 0.1  # the warm-up starts at 10% of the schedule's first lr
-LATENCY_CASES = [{"schedule": "step decay"}, {"step_size": 60}, {"gamma": 0.3}, {"warmup_steps": 50},
-                 {"schedule": "cosine restarts"}, {"period": 150}, {"schedule": "one-cycle"}, {"pct_start": 0.5},
-                 {"lr": 0.01}, {"log_y": True}, {"schedule": "step decay"}, {"schedule": "cosine"}, {"num_steps": 800}]
 
 
 def build(name: str, lr: float, num_steps: int, warmup_steps: int = 0, **params):
@@ -90,13 +87,11 @@ def _compute(name, lr, num_steps, warmup_steps, params) -> dict:
             "final_lr": curve[-1], "mean_lr": sum(curve) / num_steps}
 
 
-def draw(result: dict, ax, log_y: bool = False):
-    """lr per step of the course_lib schedule and of PyTorch's built-in, on ``ax`` (a Figure gets one Axes)."""
-    from matplotlib.figure import Figure
-
-    if isinstance(ax, Figure):
-        fig, ax = ax, ax.add_subplot(1, 1, 1)
-        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.86)  # fixed margins: tight_layout is slow
+def draw(result: dict, fig):
+    """lr per step of the course_lib schedule and of PyTorch's built-in (log axis when ``result["log_y"]``)."""
+    ax = fig.add_subplot(1, 1, 1)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.86)  # fixed margins: tight_layout is slow
+    log_y = result.get("log_y", False)
     if result["warmup_steps"]:
         ax.axvspan(0, result["warmup_steps"], color="tab:orange", alpha=0.15, label="warm-up")
     ax.plot(result["steps"], result["lr"], color="tab:blue", lw=2, label="course_lib.schedules")
@@ -107,7 +102,13 @@ def draw(result: dict, ax, log_y: bool = False):
                  f"max |course_lib - torch| = {result['max_difference']:.0e}")
     ax.title.set_fontsize(10)
     ax.legend(loc="best", fontsize=8)
-    return ax
+    return [ax]
+
+
+def describe(result: dict) -> str:
+    """Where the schedule ends and how closely PyTorch's built-in follows it."""
+    return (f"{result['name']}: the lr ends at {result['final_lr']:.2e} after {len(result['steps'])} steps, mean "
+            f"{result['mean_lr']:.2e}; PyTorch's built-in differs by at most {result['max_difference']:.0e}.")
 
 
 def explorer(schedule: str = "cosine", lr: float = 0.1, num_steps: int = 500, warmup_steps: int = 0):
@@ -149,7 +150,9 @@ def explorer(schedule: str = "cosine", lr: float = 0.1, num_steps: int = 500, wa
 
     def render(fig, schedule, lr, num_steps, warmup_steps, log_y, **values):
         warmup = 0 if schedule == "one-cycle" else min(warmup_steps, num_steps - 1)
-        draw(compute(schedule, lr, num_steps, warmup, **{k: values[k] for k in PARAMETERS[schedule]}), fig, log_y)
+        result = {**compute(schedule, lr, num_steps, warmup, **{k: values[k] for k in PARAMETERS[schedule]}), "log_y": log_y}
+        draw(result, fig)
+        return describe(result)
 
     common["schedule"].observe(show_own, names="value")
     show_own()
