@@ -18,10 +18,11 @@ import torch
 from torch import nn
 
 from course_lib import datasets, loaders, models, sweep
+from course_lib.device import apply_thread_policy
 
 NUM_LRS, NUM_STEPS, BATCH_SIZE, MOMENTUM, REPEATS, SEED = 32, 200, 128, 0.9, 3, 0
 LRS = sweep.log_grid(1e-3, 1.0, NUM_LRS)
-torch.set_num_threads(2)  # the 2 cores of the course machine
+apply_thread_policy()  # the course's thread policy (course_lib.device.thread_count), for both contenders
 X, y = datasets.make_spirals(1000, seed=SEED)
 
 

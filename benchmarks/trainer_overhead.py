@@ -17,10 +17,10 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from course_lib import Trainer, datasets, loaders, metrics, models
-from course_lib.device import seed_everything
+from course_lib.device import apply_thread_policy, seed_everything
 
 NUM_EPOCHS, BATCH_SIZE, RUNS = 20, 32, 5
-torch.set_num_threads(2)
+apply_thread_policy()  # the course's thread policy (course_lib.device.thread_count), for both contenders
 split = datasets.load_digits_split()
 
 

@@ -63,15 +63,40 @@ def describe_device(device: torch.device) -> str:
     return f"cpu: {torch.get_num_threads()} threads (no CUDA or MPS GPU was found)"
 
 
-@contextmanager
-def one_thread():
-    """Run a block on one CPU thread, then restore the count.
+THREADS_VARIABLE = "COURSE_THREADS"
+
+
+def thread_count() -> int:
+    """The course's one thread policy: torch uses ``COURSE_THREADS`` CPU threads, 1 when it is not set.
 
     The course's models are tiny: splitting a 64x128 matrix product across threads costs more than it
-    saves, and far more when another program keeps the other core busy (seen here: 10-50x slower).
+    saves, and far more when another program keeps the other cores busy (seen on a 2-core machine: 10
+    to 50 times slower on two threads than on one). Notebooks, widgets, tests and benchmarks all follow
+    this one setting; a learner with a quiet many-core machine and larger runs can raise it.
     """
+    value = os.environ.get(THREADS_VARIABLE, "").strip()
+    if not value:
+        return 1
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{THREADS_VARIABLE} must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
+def apply_thread_policy() -> int:
+    """Set torch's CPU thread count to :func:`thread_count` for this process; return it.
+
+    Every notebook's setup cell calls it. It changes nothing on the GPU, where the threads only launch kernels.
+    """
+    threads = thread_count()
+    torch.set_num_threads(threads)
+    return threads
+
+
+@contextmanager
+def thread_policy():
+    """Run a block under the thread policy, then restore the count (what a widget does in any kernel)."""
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(thread_count())
     try:
         yield
     finally:

@@ -1,6 +1,6 @@
-"""Plots that read histories (never a trainer), so they work on saved runs too.
+"""Plots that read histories (never a trainer), so they work on saved runs too, and result tables.
 
-Every function takes ``ax=None`` (a new figure when missing) and returns the axes it drew on.
+Every plot function takes ``ax=None`` (a new figure when missing) and returns the axes it drew on.
 """
 from __future__ import annotations
 
@@ -61,3 +61,23 @@ def plot_train_valid(history: History, metric: str = "loss", ax=None, title: str
     ax.set(xlabel="epoch", ylabel=metric, title=title or f"{metric}: training vs validation")
     ax.legend()
     return ax
+
+
+def show_table(headers: list[str], rows: list[list]) -> str:
+    """Show ``rows`` (lists of cells) under ``headers`` as a table in the notebook; return its markdown.
+
+    Floats are shown with four significant digits; format them yourself (``f"{x:.1%}"``) for anything else.
+    """
+    if any(len(row) != len(headers) for row in rows):
+        raise ValueError(f"every row needs {len(headers)} cells (one per header), got lengths {sorted({len(r) for r in rows})}")
+    cell = lambda value: f"{value:.4g}" if isinstance(value, float) else str(value)  # noqa: E731
+    lines = ["| " + " | ".join(map(str, headers)) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
+    text = "\n".join(lines)
+    try:
+        from IPython.display import Markdown, display
+    except ImportError:  # plain Python: print it
+        print(text)
+    else:
+        display(Markdown(text))
+    return text

@@ -1,12 +1,11 @@
 import os
 
 import pytest
-import torch
+
+from course_lib.device import apply_thread_policy
 
 os.environ.setdefault("COURSE_STRICT", "1")
-# The tests train tiny models: one thread is as fast as two on a quiet machine and many times faster on
-# a busy one (see course_lib.device.one_thread). Notebook kernels are separate processes, unaffected.
-torch.set_num_threads(1)
+apply_thread_policy()  # the course's one thread policy (course_lib.device.thread_count); kernels apply it themselves
 
 
 @pytest.fixture

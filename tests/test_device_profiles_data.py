@@ -176,10 +176,24 @@ def test_fashion_mnist_reads_the_real_on_disk_format(tmp_path):
         torchvision_data.fashion_mnist(tmp_path, train="yes")
 
 
-def test_one_thread_restores_the_thread_count():
+def test_thread_policy_is_one_thread_unless_course_threads_says_otherwise(monkeypatch):
+    monkeypatch.delenv("COURSE_THREADS", raising=False)
+    assert device.thread_count() == 1
+    monkeypatch.setenv("COURSE_THREADS", "3")
+    assert device.thread_count() == 3
     before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    with device.one_thread():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == 2
-    torch.set_num_threads(before)
+    try:
+        assert device.apply_thread_policy() == 3 and torch.get_num_threads() == 3
+        torch.set_num_threads(2)
+        with device.thread_policy():
+            assert torch.get_num_threads() == 3
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_thread_policy_names_the_variable_for_a_bad_value(monkeypatch, value):
+    monkeypatch.setenv("COURSE_THREADS", value)
+    with pytest.raises(ValueError, match="COURSE_THREADS must be a whole number >= 1"):
+        device.thread_count()

@@ -9,11 +9,24 @@ The notebooks themselves are the source of truth; a script using this is a conve
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
 
-REPO = "training-strategy/training-strategy"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def repository() -> str:
+    """``owner/name`` of the course on GitHub, read from the one place it lives: pyproject's ``[project.urls]``."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    match = re.search(r'^Repository\s*=\s*"https://github\.com/([\w.-]+/[\w.-]+?)/?"', text, re.M)
+    if not match:
+        raise ValueError('pyproject.toml needs [project.urls] Repository = "https://github.com/OWNER/NAME"')
+    return match.group(1)
+
+
+REPO = repository()
 
 
 def md(source: str):
@@ -27,9 +40,18 @@ def code(source: str, tags: list[str] | None = None):
     return cell
 
 
+def colab_url(path: str) -> str:
+    """Where Colab opens ``path`` (relative to the repository root) from GitHub."""
+    return f"https://colab.research.google.com/github/{REPO}/blob/main/{path}"
+
+
 def colab_badge(path: str) -> str:
-    url = f"https://colab.research.google.com/github/{REPO}/blob/main/{path}"
-    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)})"
+
+
+def colab_install_line() -> str:
+    """The line of every notebook's first code cell that installs the course on Colab (a normal install)."""
+    return f'    %pip install -q "course_lib @ git+https://github.com/{REPO}"'
 
 
 def lesson_opening(name: str, title: str, learn: list[str], prerequisites: str, folder: str = "notebooks",
@@ -38,10 +60,11 @@ def lesson_opening(name: str, title: str, learn: list[str], prerequisites: str, 
     bullets = "\n".join(f"- {item}" for item in learn)
     setup = f"""
 from course_lib import get_size, pick_device, seed_everything
-from course_lib.device import describe_device
+from course_lib.device import apply_thread_policy, describe_device
 {imports}
 SIZE = get_size(SIZE)  # smoke (seconds), default (minutes on a laptop CPU) or gpu (larger, for CUDA)
 DEVICE = pick_device()
+apply_thread_policy()  # tiny models: one CPU thread beats several (COURSE_THREADS=n changes it)
 seed_everything(SEED)
 print(f"size: {{SIZE}} | device: {{describe_device(DEVICE)}} | seed: {{SEED}}")
 """
@@ -51,8 +74,7 @@ print(f"size: {{SIZE}} | device: {{describe_device(DEVICE)}} | seed: {{SEED}}")
 # On Colab, install the course (torch, matplotlib and ipywidgets are already there and are not upgraded).
 import sys
 if "google.colab" in sys.modules:
-    %pip install -q "course_lib @ git+https://github.com/''' + REPO + '''"
-'''),
+''' + colab_install_line()),
         code('SIZE = None  # "smoke", "default" or "gpu"; None: the COURSE_SIZE variable, else gpu with CUDA, else default\nSEED = 0', tags=["parameters"]),
         code(setup.replace("\n\n", "\n")),
     ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ..device import one_thread
+from ..device import thread_policy
 
 COLUMNS = 5  # tiles per row of the mosaic
 STRENGTHS = tuple(round(0.25 * i, 2) for i in range(11))  # 0, 0.25, ..., 2.5 (hue 0.2*s must stay <= 0.5)
@@ -39,7 +39,7 @@ def compute(photo: str = "chelsea", s: float = 1.0, seed: int = 0, num_views: in
     if not isinstance(size, int) or isinstance(size, bool) or not 16 <= size <= 512:
         raise ValueError(f"size must be an int in [16, 512], got {size!r}")
     transform = augment.simclr_transform(size, s)  # checks s
-    with one_thread():
+    with thread_policy():
         image = _photo(photo, 2 * size)
         views = augment.augmented_views(image, transform, num_views=num_views, seed=seed)  # (V, 3, size, size)
         original = v2.functional.resize(v2.functional.center_crop(image, min(image.shape[1:])), size, antialias=True)

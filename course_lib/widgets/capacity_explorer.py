@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from ..device import one_thread
+from ..device import thread_policy
 
 WIDTHS = (2, 4, 8, 16, 32, 64, 128, 256)
 TRAIN_SIZES = (50, 100, 200, 300, 500, 800, 1079)
@@ -63,7 +63,7 @@ def _train(width, weight_decay, dropout, train_size, label_noise, num_epochs, se
 
     X, y, X_valid, y_valid = _data(label_noise, seed)
     start = time.perf_counter()
-    with one_thread():
+    with thread_policy():
         seed_everything(seed)
         model = models.MLP(64, 10, width=width, depth=2, dropout=dropout)
         optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=weight_decay)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from ..device import one_thread
+from ..device import thread_policy
 
 OPTIMIZERS = {"SGD": "sgd", "SGD + momentum": "momentum", "Adam": "adam"}  # dropdown label -> sweep optimizer
 LOW, HIGH, STEPS_PER_DECADE = 1e-4, 10.0, 4
@@ -38,7 +38,7 @@ def sweep_of(optimizer: str, seed: int = 0):
     if optimizer not in OPTIMIZERS.values():
         raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS.values())}, got {optimizer!r}")
     X, y = datasets.make_spirals(NUM_SAMPLES, seed=seed)
-    with one_thread():
+    with thread_policy():
         return sweep.run_sweep(lambda: models.MLP(2, 2, width=64, depth=2), X, y, optimizer, lrs=grid(),
                                num_steps=NUM_STEPS, batch_size=BATCH_SIZE, seed=seed, device="cpu")
 
