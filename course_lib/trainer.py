@@ -33,6 +33,10 @@ class Trainer:
     - ``metrics``: ``{"accuracy": metrics.accuracy}`` is logged on the validation set each epoch; with
       ``train_metrics=True`` also as a running mean over the training batches (costs a little per step).
     - ``divergence_factor``: a loss above this multiple of the first loss (or NaN) ends the run as diverged.
+    - ``valid_loss_fn``: the loss validation reports, ``(outputs, targets) -> tensor``. ``None`` (the
+      default) reports the loss ``training_step`` returns, i.e. ``loss_fn``. Give the plain loss when the
+      training loss is shaped for the optimizer (``regularization.Flooding``, a penalty term), so that
+      ``valid_loss`` stays comparable between runs.
 
     >>> from course_lib import datasets, loaders, models
     >>> X, y = datasets.make_moons(64)
@@ -46,7 +50,7 @@ class Trainer:
                  metrics: dict[str, Callable] | None = None, schedule=None, schedule_interval: str = "step",
                  schedule_metric: str = "valid_loss", amp: str | None = None, grad_clip: float | None = None,
                  callbacks: list[Callback] = (), device: torch.device | str | None = None, progress: bool = True,
-                 divergence_factor: float | None = 1e3, train_metrics: bool = False):
+                 divergence_factor: float | None = 1e3, train_metrics: bool = False, valid_loss_fn: Callable | None = None):
         if not isinstance(model, nn.Module):
             raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if not isinstance(optimizer, torch.optim.Optimizer):
@@ -65,6 +69,8 @@ class Trainer:
             raise ValueError(f"schedule must be None, a step -> lr callable or a torch lr scheduler, got {schedule!r}")
         if isinstance(schedule, ReduceLROnPlateau) and schedule_interval != "epoch":
             raise ValueError("ReduceLROnPlateau needs schedule_interval='epoch' (it reads an epoch's metric)")
+        if valid_loss_fn is not None and not callable(valid_loss_fn):
+            raise ValueError(f"valid_loss_fn must be None or a callable (outputs, targets) -> tensor, got {valid_loss_fn!r}")
         for callback in callbacks:
             if not isinstance(callback, Callback):
                 raise ValueError(f"callbacks must be Callback instances, got {type(callback).__name__}")
@@ -74,6 +80,7 @@ class Trainer:
         self.device = torch.device(device) if device is not None else pick_device()
         self.model = model.to(self.device)
         self.optimizer, self.loss_fn, self.metrics = optimizer, loss_fn, dict(metrics or {})
+        self.valid_loss_fn = valid_loss_fn
         self.schedule, self.schedule_interval, self.schedule_metric = schedule, schedule_interval, schedule_metric
         self.amp_dtype = AMP_DTYPES[amp]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=amp == "fp16")
@@ -163,7 +170,7 @@ class Trainer:
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
     def evaluate(self, loader) -> dict[str, float]:
-        """Mean loss and metrics over ``loader`` in eval mode (dropout off, batch-norm frozen)."""
+        """Mean loss (``valid_loss_fn`` when given) and metrics over ``loader`` in eval mode (dropout off, batch-norm frozen)."""
         was_training = self.model.training
         self.model.eval()
         totals = self._new_totals()
@@ -171,6 +178,8 @@ class Trainer:
             batch = self._to_device(batch)
             with self._autocast():
                 loss, outputs = self.training_step(batch)
+                if self.valid_loss_fn is not None:
+                    loss = self.valid_loss_fn(outputs, batch[-1])
             self._accumulate(totals, loss.float(), outputs, batch[-1], True)
         self.model.train(was_training)
         return self._means(totals)

@@ -283,3 +283,27 @@ def test_claims_and_exercises(monkeypatch, capsys):
         checks.claim(False, "it fails")
     with pytest.raises(AssertionError):
         checks.exercise(wrong, "ex")
+
+
+def test_valid_loss_fn_measures_validation_with_its_own_loss():
+    """Issue 10 item 11: a flooded training loss no longer changes what validation reports."""
+    from torch.nn import functional as F
+
+    from course_lib.regularization import Flooding
+
+    runs = {}
+    for name, valid_loss_fn in (("flooded", None), ("plain", F.cross_entropy)):
+        seed_everything(0)
+        model = models.MLP(2, 2, width=16)
+        trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), loss_fn=Flooding(F.cross_entropy, 5.0),
+                          valid_loss_fn=valid_loss_fn, progress=False, device="cpu")
+        X, y = datasets.make_moons(64)
+        trainer.fit(loaders.DeviceLoader(X, y, 16), loaders.DeviceLoader(X, y, 64, shuffle=False), num_epochs=2)
+        with torch.no_grad():
+            runs[name] = (trainer.history.epoch["valid_loss"][-1], F.cross_entropy(model(X), y).item())
+    flooded, by_hand = runs["flooded"]
+    assert flooded == pytest.approx(2 * 5.0 - by_hand, rel=1e-6)  # |loss - 5| + 5 with loss < 5: what training sees
+    plain, by_hand = runs["plain"]
+    assert plain == pytest.approx(by_hand, rel=1e-6)  # the same weights (validation changes no update), the plain loss
+    with pytest.raises(ValueError, match="valid_loss_fn"):
+        Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), valid_loss_fn="cross_entropy")
