@@ -37,6 +37,8 @@ class Trainer:
       default) reports the loss ``training_step`` returns, i.e. ``loss_fn``. Give the plain loss when the
       training loss is shaped for the optimizer (``regularization.Flooding``, a penalty term), so that
       ``valid_loss`` stays comparable between runs.
+    - ``accumulation_steps=k``: gradient accumulation, one optimizer update per ``k`` micro-batches (see
+      :meth:`fit`), so a batch ``k`` times larger than memory allows trains as one update.
 
     >>> from course_lib import datasets, loaders, models
     >>> X, y = datasets.make_moons(64)
@@ -50,7 +52,8 @@ class Trainer:
                  metrics: dict[str, Callable] | None = None, schedule=None, schedule_interval: str = "step",
                  schedule_metric: str = "valid_loss", amp: str | None = None, grad_clip: float | None = None,
                  callbacks: list[Callback] = (), device: torch.device | str | None = None, progress: bool = True,
-                 divergence_factor: float | None = 1e3, train_metrics: bool = False, valid_loss_fn: Callable | None = None):
+                 divergence_factor: float | None = 1e3, train_metrics: bool = False, valid_loss_fn: Callable | None = None,
+                 accumulation_steps: int = 1):
         if not isinstance(model, nn.Module):
             raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if not isinstance(optimizer, torch.optim.Optimizer):
@@ -69,6 +72,8 @@ class Trainer:
             raise ValueError(f"schedule must be None, a step -> lr callable or a torch lr scheduler, got {schedule!r}")
         if isinstance(schedule, ReduceLROnPlateau) and schedule_interval != "epoch":
             raise ValueError("ReduceLROnPlateau needs schedule_interval='epoch' (it reads an epoch's metric)")
+        if not isinstance(accumulation_steps, int) or isinstance(accumulation_steps, bool) or accumulation_steps < 1:
+            raise ValueError(f"accumulation_steps must be an int >= 1, got {accumulation_steps!r}")
         if valid_loss_fn is not None and not callable(valid_loss_fn):
             raise ValueError(f"valid_loss_fn must be None or a callable (outputs, targets) -> tensor, got {valid_loss_fn!r}")
         for callback in callbacks:
@@ -85,7 +90,7 @@ class Trainer:
         self.amp_dtype = AMP_DTYPES[amp]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=amp == "fp16")
         self.grad_clip, self.divergence_factor, self.progress = grad_clip, divergence_factor, progress
-        self.train_metrics = train_metrics
+        self.train_metrics, self.accumulation_steps = train_metrics, accumulation_steps
         self.callbacks = list(callbacks)
         for group in optimizer.param_groups:  # remember each group's lr, so a schedule keeps their ratios
             group.setdefault("initial_lr", group["lr"])
@@ -97,11 +102,25 @@ class Trainer:
         self.should_stop, self.stop_reason = False, ""
         self.batch, self.last_loss, self.last_metrics = None, None, {}
         self._pending_loader_state = None
+        self._micro_batches, self._group_samples, self._group_loss = 0, 0, 0.0  # the update being accumulated
         self.train_loader = self.valid_loader = self._bar = None
 
     # ------------------------------------------------------------------ the loop
     def fit(self, train_loader, valid_loader=None, num_epochs: int = 1) -> History:
-        """Train until ``num_epochs`` epochs are done in all (a resumed trainer finishes the same run)."""
+        """Train until ``num_epochs`` epochs are done in all (a resumed trainer finishes the same run).
+
+        With ``accumulation_steps=k`` each micro-batch's loss is scaled by its share of the group's
+        samples before ``backward``, so an update over ``k`` micro-batches of ``b`` samples follows the
+        gradient of the mean loss over all ``k*b`` samples: one update over the big batch (for a loss
+        that is a mean over samples; a flooded loss is not). An update is what counts everywhere: a
+        ``"step"`` schedule and ``global_step`` advance once per update, ``history.step`` logs one entry
+        per update (the mean loss over its samples), ``grad_clip``, GradScaler (one loss scale per
+        group) and ``on_after_backward`` see the group's whole gradient, and ``on_batch_end`` runs after
+        each update, while ``on_batch_start`` runs before every micro-batch. A loss that diverges in
+        any micro-batch discards the group's update. An epoch whose batches do not fill the last group
+        ends with an update over the micro-batches it has (the mean over their samples, as a short last
+        batch is); groups never span epochs.
+        """
         self.train_loader, self.valid_loader = train_loader, valid_loader
         self._check_fit(num_epochs)
         self.should_stop, self.history.status = False, "running"
@@ -118,15 +137,14 @@ class Trainer:
                 for self.batch in train_loader:
                     self._call("on_batch_start")
                     self._set_scheduled_lr(self.global_step, "step")
-                    if not self._train_batch(totals):  # False: the loss diverged, the step was skipped
+                    if not self._backward(totals):  # False: the loss diverged, the update is skipped
                         break
-                    self.history.log_step(step=self.global_step, loss=self.last_loss,
-                                          lr=self.optimizer.param_groups[0]["lr"], time=time.perf_counter() - start)
-                    self.global_step += 1
-                    self._step_torch_scheduler("step")
-                    self._call("on_batch_end")
+                    if self._micro_batches == self.accumulation_steps:
+                        self._update(start)
                 if self.history.status == "diverged":
                     break
+                if self._micro_batches:  # the epoch's last group was short: update with what it has
+                    self._update(start)
                 self._end_epoch(totals, valid_loader, time.perf_counter() - start)
                 if self.should_stop:
                     break
@@ -148,24 +166,48 @@ class Trainer:
         outputs = self.model(inputs)
         return self.loss_fn(outputs, targets), outputs
 
-    def _train_batch(self, totals) -> bool:
+    def _backward(self, totals) -> bool:
+        """Forward and backward of one micro-batch, its gradient added to the group's."""
         batch = self._to_device(self.batch)
         with self._autocast():
             loss, outputs = self.training_step(batch)
-        self.last_loss = loss.item()
-        if self._is_diverged(self.last_loss):
+        value, samples = loss.item(), len(batch[-1])
+        if self._is_diverged(value):
+            self.last_loss = value
+            self._micro_batches, self._group_samples, self._group_loss = 0, 0, 0.0
+            self.optimizer.zero_grad(set_to_none=True)  # the group's partial gradient is discarded
             return False
-        self.optimizer.zero_grad(set_to_none=True)
+        if self._micro_batches == 0:
+            self.optimizer.zero_grad(set_to_none=True)
+            self._group_size = samples * self.accumulation_steps  # the samples a full group of such batches holds
+        if self.accumulation_steps > 1:  # each micro-batch weighs by its share of the group's samples
+            loss = loss * (samples / self._group_size)
         self.scaler.scale(loss).backward()
+        self._micro_batches, self._group_samples = self._micro_batches + 1, self._group_samples + samples
+        self._group_loss = self._group_loss + value * samples if self.accumulation_steps > 1 else value
+        self._accumulate(totals, value, outputs.detach(), batch[-1], self.train_metrics)
+        return True
+
+    def _update(self, start: float) -> None:
+        """One optimizer update from the accumulated gradient, logged as one step."""
         if self.scaler.is_enabled():
             self.scaler.unscale_(self.optimizer)  # true gradients for the hooks and for clipping
+        if self._group_samples != self._group_size:  # a short group: make it the mean over the samples it has
+            for parameter in self.model.parameters():
+                if parameter.grad is not None:
+                    parameter.grad.mul_(self._group_size / self._group_samples)
         self._call("on_after_backward")
         if self.grad_clip is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        self._accumulate(totals, self.last_loss, outputs.detach(), batch[-1], self.train_metrics)
-        return True
+        self.last_loss = self._group_loss / self._group_samples if self.accumulation_steps > 1 else self._group_loss
+        self._micro_batches, self._group_samples, self._group_loss = 0, 0, 0.0
+        self.history.log_step(step=self.global_step, loss=self.last_loss, lr=self.optimizer.param_groups[0]["lr"],
+                              time=time.perf_counter() - start)
+        self.global_step += 1
+        self._step_torch_scheduler("step")
+        self._call("on_batch_end")
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -267,7 +309,8 @@ class Trainer:
             self.check_metric_name(self.schedule_metric, "schedule_metric")
         warmup = getattr(self.schedule, "warmup_steps", 0)
         if warmup and (self.schedule_interval == "epoch" or hasattr(train_loader, "__len__")):
-            planned = num_epochs * (len(train_loader) if self.schedule_interval == "step" else 1)
+            updates_per_epoch = -(-len(train_loader) // self.accumulation_steps)
+            planned = num_epochs * (updates_per_epoch if self.schedule_interval == "step" else 1)
             if warmup >= planned:
                 raise ValueError(f"the schedule's warmup_steps ({warmup}) must be shorter than the run ({planned} {self.schedule_interval}s)")
         if self._pending_loader_state is not None:
