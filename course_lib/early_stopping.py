@@ -15,7 +15,16 @@ class EarlyStopping(Callback):
     """Stop after ``patience`` epochs without an improvement larger than ``min_delta``.
 
     Counting follows Keras and Lightning: with ``patience=2`` the run stops at the second epoch in a
-    row that fails to improve. ``restore_best_weights`` puts the best epoch's weights back when it stops.
+    row that fails to improve.
+
+    ``restore_best_weights`` (default ``True``) puts the best epoch's weights back whenever the run
+    ends normally: when it stops early, and also when it reaches ``num_epochs`` first (as Keras 3
+    does). Why by default: a learner who asks for early stopping wants the model of the best epoch,
+    and a run that hits its cap a few epochs after its best is no reason to hand back a worse one
+    (the hand-written tracker of notebook 07 restores in both cases too). A run that diverges, is
+    interrupted or fails keeps its weights, as its message says. The last epoch's weights are kept
+    (also in a checkpoint), and the next ``fit`` of the same trainer starts from them, so a run
+    fitted in parts or resumed is still the run it would have been in one go.
 
     >>> stopper = EarlyStopping(patience=1)
     >>> [stopper.update(v)[0] for v in [1.0, 0.8, 0.9]]
@@ -41,6 +50,7 @@ class EarlyStopping(Callback):
         self.wait = 0           # updates in a row without improvement
         self.stopped = False
         self.best_state = None  # copy of the model's state_dict at best_epoch (callback use only)
+        self.last_state = None  # the last epoch's weights while the best ones are restored in the model
 
     def is_improvement(self, value: float) -> bool:
         if self.mode == "min":
@@ -66,6 +76,9 @@ class EarlyStopping(Callback):
     # --- callback: a thin wrapper over update() ---
     def on_fit_start(self, trainer) -> None:
         trainer.check_metric_name(self.monitor, "monitor")
+        if self.last_state is not None:  # the run goes on from where it was, not from the restored best epoch
+            trainer.model.load_state_dict(self.last_state)
+            self.last_state = None
 
     def on_epoch_end(self, trainer) -> None:
         stop, reason = self.update(trainer.history.epoch[self.monitor][-1])
@@ -75,12 +88,16 @@ class EarlyStopping(Callback):
             trainer.request_stop(reason)
 
     def on_fit_end(self, trainer) -> None:
-        if self.stopped and self.restore_best_weights and self.best_state is not None:
+        ended_normally = trainer.history.status in ("completed", "stopped early")
+        if not (ended_normally and self.restore_best_weights and self.best_state is not None):
+            return
+        if self.best_epoch != self.num_updates:  # the last epoch was not the best: swap the best weights in
+            self.last_state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
             trainer.model.load_state_dict(self.best_state)
 
     def state_dict(self) -> dict:
         return {"best": self.best, "best_epoch": self.best_epoch, "num_updates": self.num_updates,
-                "wait": self.wait, "stopped": self.stopped, "best_state": self.best_state}
+                "wait": self.wait, "stopped": self.stopped, "best_state": self.best_state, "last_state": self.last_state}
 
     def load_state_dict(self, state: dict) -> None:
         for key, value in state.items():

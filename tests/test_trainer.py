@@ -342,3 +342,45 @@ def test_accumulated_micro_batches_make_the_update_of_the_big_batch(grad_clip):
         assert torch.allclose(a, b, rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="accumulation_steps"):
         Trainer(big.model, big.optimizer, accumulation_steps=0)
+
+
+def noisy_valid_loader():
+    """A validation set with shuffled labels: its loss gets worse as the model learns the true ones."""
+    split = datasets.load_digits_split()
+    shuffled = split.y_valid[torch.randperm(len(split.y_valid), generator=torch.Generator().manual_seed(0))]
+    return loaders.DeviceLoader(split.X_valid, shuffled, 256, shuffle=False)
+
+
+def early_stopping_run(restore=True):
+    snapshots = []
+    stopper = EarlyStopping(patience=100, restore_best_weights=restore)
+    keep = LambdaCallback(on_epoch_end=lambda t: snapshots.append({k: v.clone() for k, v in t.model.state_dict().items()}))
+    trainer, train, _ = make_run(schedule=None, lr=0.05, callbacks=[stopper, keep])
+    return trainer, train, snapshots
+
+
+def test_early_stopping_restores_the_best_weights_at_the_epoch_cap_too(tmp_path):
+    """Issue 10 item 13: the run reaches num_epochs before patience runs out; the best epoch comes back."""
+    trainer, train, snapshots = early_stopping_run()
+    history = trainer.fit(train, noisy_valid_loader(), num_epochs=6)
+    stopper = trainer.callbacks[0]
+    assert history.status == "completed" and stopper.best_epoch < 6
+    assert all(torch.equal(v, snapshots[stopper.best_epoch - 1][k]) for k, v in trainer.model.state_dict().items())
+
+    kept, train, snapshots = early_stopping_run(restore=False)
+    kept.fit(train, noisy_valid_loader(), num_epochs=6)
+    assert all(torch.equal(v, snapshots[-1][k]) for k, v in kept.model.state_dict().items())
+
+    # the run goes on from its last epoch, not from the restored one: in parts, or resumed, as in one go
+    straight, train, _ = early_stopping_run()
+    straight.fit(train, noisy_valid_loader(), num_epochs=9)
+    in_parts, train, _ = early_stopping_run()
+    in_parts.fit(train, noisy_valid_loader(), num_epochs=6)
+    in_parts.save_checkpoint(tmp_path / "six.pt")
+    in_parts.fit(train, noisy_valid_loader(), num_epochs=9)
+    resumed, train, _ = early_stopping_run()
+    resumed.load_checkpoint(tmp_path / "six.pt")
+    resumed.fit(train, noisy_valid_loader(), num_epochs=9)
+    for other in (in_parts, resumed):
+        assert other.history.step["loss"] == straight.history.step["loss"]
+        assert all(torch.equal(a, b) for a, b in zip(other.model.state_dict().values(), straight.model.state_dict().values()))
