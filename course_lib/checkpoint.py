@@ -7,38 +7,11 @@ dicts, so loading never has to run pickled code.
 """
 from __future__ import annotations
 
-import random
-
-import numpy as np
 import torch
 
+from . import random_state
+
 FORMAT = 1
-
-
-def _rng_state(train_loader) -> dict:
-    kind, keys, position, has_gauss, cached = np.random.get_state()
-    state = {"python": random.getstate(), "torch": torch.get_rng_state(),
-             "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached]}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    generator = getattr(train_loader, "generator", None)
-    if isinstance(generator, torch.Generator):
-        state["loader"] = generator.get_state()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    random.setstate(_tuples(state["python"]))
-    kind, keys, position, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _tuples(value):
-    """``random.setstate`` wants tuples back where a round trip may give lists."""
-    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
 def save(trainer, path) -> None:
@@ -53,7 +26,7 @@ def save(trainer, path) -> None:
         "counters": {"epoch": trainer.epoch, "global_step": trainer.global_step,
                      "elapsed": trainer.elapsed, "first_loss": trainer.first_loss},
         "history": trainer.history.to_dict(),
-        "rng": _rng_state(trainer.train_loader),
+        "rng": random_state.capture(trainer.train_loader),
     }, path)
 
 
@@ -78,5 +51,5 @@ def load(trainer, path) -> None:
     trainer.epoch, trainer.global_step = counters["epoch"], counters["global_step"]
     trainer.elapsed, trainer.first_loss = counters["elapsed"], counters["first_loss"]
     trainer.history = History.from_dict(state["history"])
-    _set_rng_state(state["rng"])
+    random_state.restore(state["rng"])
     trainer._pending_loader_state = state["rng"].get("loader")  # applied to the loader passed to the next fit
