@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from .callbacks import Callback
+from .statuses import ENDED_NORMALLY
 
 
 class EarlyStopping(Callback):
@@ -88,8 +89,7 @@ class EarlyStopping(Callback):
             trainer.request_stop(reason)
 
     def on_fit_end(self, trainer) -> None:
-        ended_normally = trainer.history.status in ("completed", "stopped early")
-        if not (ended_normally and self.restore_best_weights and self.best_state is not None):
+        if not (trainer.history.status in ENDED_NORMALLY and self.restore_best_weights and self.best_state is not None):
             return
         if self.best_epoch != self.num_updates:  # the last epoch was not the best: swap the best weights in
             self.last_state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}

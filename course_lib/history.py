@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-STATUSES = ("not started", "running", "completed", "stopped early", "diverged", "interrupted")
+from .statuses import NOT_STARTED, STATUSES  # noqa: F401  (STATUSES: also reached as history.STATUSES)
 
 
 @dataclass
@@ -20,7 +20,7 @@ class History:
 
     step: dict[str, list[float]] = field(default_factory=dict)
     epoch: dict[str, list[float]] = field(default_factory=dict)
-    status: str = "not started"
+    status: str = NOT_STARTED
     diverged_at_step: int | None = None
     message: str = ""
 

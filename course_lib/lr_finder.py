@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import random_state
+from . import random_state, statuses
 from .callbacks import Callback
 from .trainer import Trainer
 
@@ -87,7 +87,7 @@ class LRFinder(Callback):
             self.done, self.result.stop_reason = True, f"reached end_lr={self.end_lr:g} after {self.num_steps} updates"
 
     def on_fit_end(self, trainer) -> None:
-        if self.done or trainer.history.status != "diverged":
+        if self.done or trainer.history.status != statuses.DIVERGED:
             if not self.done:
                 self.result.stop_reason = f"{trainer.history.status} after {len(self.result.lrs)} updates"
             return
@@ -105,7 +105,7 @@ class LRFinder(Callback):
         result.smoothed.append(smoothed)
         if not math.isfinite(smoothed):
             self.done, result.stop_reason = True, f"the loss turned {smoothed} at lr {lr:.3g}"
-        elif smoothed > self.stop_factor * self.best:
+        elif statuses.diverged(smoothed, self.best, self.stop_factor):
             self.done, result.stop_reason = True, f"the smoothed loss passed {self.stop_factor:g}x its minimum at lr {lr:.3g}"
         self.best = min(self.best, smoothed)
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from . import statuses
 from .device import pick_device
 from .history import History
 from .loaders import DeviceLoader
@@ -94,7 +95,7 @@ class SweepResult:
             history = History(step={"step": list(range(len(losses))), "loss": list(losses), "lr": [self.lrs[k]] * len(losses)},
                               epoch={name: list(values) for name, values in self.epochs[k].items()},
                               status=self.status[k], diverged_at_step=self.diverged_at_step[k])
-            if history.status == "diverged":
+            if history.status == statuses.DIVERGED:
                 history.message = f"loss became {losses[-1]:.4g} at step {history.diverged_at_step}"
             out.append(history)
         return out
@@ -124,7 +125,7 @@ def run_sweep(model_fn, X: torch.Tensor, y: torch.Tensor, optimizer: str = "sgd"
             raise ValueError(f"model_fn's model must not use {type(module).__name__}: the members would differ by more than their hyperparameters")
     K, net, rule, loss_fn = len(hyper), _Batched(model.to(device), len(hyper)), _Update(optimizer, hyper, device, eps), _loss(loss)
     train = DeviceLoader(X, y, batch_size, seed=seed, device=device)
-    result = SweepResult(optimizer, hyper, [[] for _ in range(K)], ["completed"] * K, [None] * K,
+    result = SweepResult(optimizer, hyper, [[] for _ in range(K)], [statuses.COMPLETED] * K, [None] * K,
                          epochs=[{"epoch": []} for _ in range(K)])
     active, mask = [True] * K, torch.ones(K, dtype=torch.bool, device=device)  # mask: `active` as a tensor
     first_loss, step, start = None, 0, time.perf_counter()
@@ -134,12 +135,11 @@ def run_sweep(model_fn, X: torch.Tensor, y: torch.Tensor, optimizer: str = "sgd"
             member_losses = loss_fn(net(inputs), targets)  # (K,)
             values = member_losses.tolist()
             first_loss = values[0] if first_loss is None else first_loss  # the same for every member
-            limit = divergence_factor * max(abs(first_loss), 1e-12)
             for k in (k for k in range(K) if active[k]):
                 result.losses[k].append(values[k])
                 totals[k] += values[k] * len(targets)
-                if not (math.isfinite(values[k]) and values[k] <= limit):  # NaN, inf or exploded
-                    result.status[k], result.diverged_at_step[k], active[k] = "diverged", step, False
+                if statuses.diverged(values[k], first_loss, divergence_factor):  # NaN, inf or exploded
+                    result.status[k], result.diverged_at_step[k], active[k] = statuses.DIVERGED, step, False
                     mask = torch.tensor(active, device=device)
             if any(active):  # a frozen member's loss is left out, so its gradient is zero
                 (member_losses if all(active) else torch.where(mask, member_losses, 0.0)).sum().backward()

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
-from . import checkpoint
+from . import checkpoint, statuses
 from .callbacks import HOOKS, Callback
 from .device import pick_device
 from .history import History
@@ -123,7 +123,7 @@ class Trainer:
         """
         self.train_loader, self.valid_loader = train_loader, valid_loader
         self._check_fit(num_epochs)
-        self.should_stop, self.history.status = False, "running"
+        self.should_stop, self.history.status = False, statuses.RUNNING
         # only the hooks a callback really overrides are called: no-op calls would cost time every batch
         self._hooks = {name: [getattr(c, name) for c in self.callbacks if _overrides(c, name)] for name in HOOKS}
         self._start = start = time.perf_counter() - self.elapsed
@@ -141,7 +141,7 @@ class Trainer:
                         break
                     if self._micro_batches == self.accumulation_steps:
                         self._update(start)
-                if self.history.status == "diverged":
+                if self.history.status == statuses.DIVERGED:
                     break
                 if self._micro_batches:  # the epoch's last group was short: update with what it has
                     self._update(start)
@@ -149,10 +149,10 @@ class Trainer:
                 if self.should_stop:
                     break
         except KeyboardInterrupt:
-            self.history.status, self.history.message = "interrupted", f"interrupted during epoch {self.epoch + 1}"
+            self.history.status, self.history.message = statuses.INTERRUPTED, f"interrupted during epoch {self.epoch + 1}"
         self.elapsed = time.perf_counter() - start
-        if self.history.status == "running":
-            self.history.status = "stopped early" if self.should_stop else "completed"
+        if self.history.status == statuses.RUNNING:
+            self.history.status = statuses.STOPPED_EARLY if self.should_stop else statuses.COMPLETED
             self.history.message = self.stop_reason
         self._call("on_fit_end")
         return self.history
@@ -275,13 +275,12 @@ class Trainer:
     def _is_diverged(self, loss: float) -> bool:
         if self.first_loss is None:
             self.first_loss = loss
-        exploded = self.divergence_factor is not None and loss > self.divergence_factor * max(abs(self.first_loss), 1e-12)
-        if math.isfinite(loss) and not exploded:
+        if not statuses.diverged(loss, self.first_loss, self.divergence_factor):
             return False
         self.history.log_step(step=self.global_step, loss=loss, lr=self.optimizer.param_groups[0]["lr"],
                               time=time.perf_counter() - self._start)
         what = f"loss became {loss}" if not math.isfinite(loss) else f"loss {loss:.4g} exceeded {self.divergence_factor:g}x the first loss {self.first_loss:.4g}"
-        self.history.status, self.history.diverged_at_step = "diverged", self.global_step
+        self.history.status, self.history.diverged_at_step = statuses.DIVERGED, self.global_step
         self.history.message = f"{what} at step {self.global_step}; the weights are those before that step"
         return True
 

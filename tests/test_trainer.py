@@ -384,3 +384,28 @@ def test_early_stopping_restores_the_best_weights_at_the_epoch_cap_too(tmp_path)
     for other in (in_parts, resumed):
         assert other.history.step["loss"] == straight.history.step["loss"]
         assert all(torch.equal(a, b) for a, b in zip(other.model.state_dict().values(), straight.model.state_dict().values()))
+
+
+def test_one_divergence_rule_and_one_set_of_statuses(monkeypatch):
+    """Trainer, sweep and lr_finder decide divergence with statuses.diverged, and end with its names."""
+    from course_lib import lr_finder, statuses, sweep
+
+    callers = []
+    rule = statuses.diverged
+
+    def spy(loss, reference, factor):
+        callers.append(factor)
+        return rule(loss, reference, factor)
+
+    monkeypatch.setattr(statuses, "diverged", spy)
+    X, y = datasets.make_moons(64)
+    model = models.MLP(2, 2)
+    history = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), progress=False, device="cpu",
+                      divergence_factor=7.0).fit(loaders.DeviceLoader(X, y, 16), num_epochs=1)
+    assert 7.0 in callers and history.status == statuses.COMPLETED
+    result = sweep.run_sweep(lambda: models.MLP(2, 2), X, y, lrs=[0.1, 1e5], num_steps=3, divergence_factor=9.0, device="cpu")
+    assert 9.0 in callers and result.status == [statuses.COMPLETED, statuses.DIVERGED]
+    lr_finder.lr_find(model, torch.optim.SGD(model.parameters(), lr=0.1), loaders.DeviceLoader(X, y, 16), num_steps=3,
+                      stop_factor=5.0)
+    assert 5.0 in callers
+    assert set(statuses.STATUSES) >= {history.status, *result.status} and statuses.DIVERGED == "diverged"
