@@ -5,8 +5,12 @@ the same batches (those of ``loaders.DeviceLoader(X, y, batch_size, seed=seed)``
 that differs is the hyperparameter. Each parameter's K copies are stacked into one ``(K, *shape)``
 tensor; the forward pass runs all members together (batched matrix products for an MLP, else
 ``torch.func.vmap`` over ``functional_call``), and the optimizer updates are torch.optim's own
-formulas written once for the whole stack, rounded as torch.optim rounds: on the CPU every member's
-weights stay bitwise those of its own ordinary run (``tests/test_sweep.py``).
+formulas written once for the whole stack, rounded as torch.optim rounds. Each member's weights stay
+those of its own ordinary run up to the last bit of rounding (a batched matrix product and
+``nn.Linear`` need not round alike; ``tests/test_sweep.py``). Where training is stable that
+difference stays at rounding level; past the edge of stability (a large lr with momentum) any such
+difference grows, as would a nudge of the initial weights, and the two runs part ways: chaos, not a
+bug (``benchmarks/sweep.py`` measures both).
 
 A member whose loss turns NaN or exceeds ``divergence_factor`` times the first loss is marked
 diverged at that step and frozen (its weights are those before the step), as ``Trainer`` does.
@@ -213,15 +217,18 @@ def _loss(name: str):
 class _Batched:
     """K stacked copies of ``model``: ``params`` are ``(K, *shape)`` leaf tensors and ``net(x)`` is ``(K, B, out)``.
 
-    For an MLP a Linear weight is kept transposed, ``(K, in, out)``, so that ``h @ W`` needs no transposed
-    operand (faster; the same numbers); :meth:`member_parameters` gives a member's weights as the model has them.
+    For an MLP each Linear weight is stacked so that the small dimension comes first: ``(K, in, out)``
+    (transposed) when ``in <= out``, else ``(K, out, in)`` as ``nn.Linear`` has it. Batched matrix
+    products with a long, thin result (an output layer of 2 units) are several times slower in
+    oneDNN/MKL than the same products written with the thin side first, in the forward pass and in the
+    weight gradient alike. :meth:`member_parameters` gives a member's weights as the model has them.
     """
 
     def __init__(self, model: nn.Module, K: int):
         self.model, self.names = model, [name for name, _ in model.named_parameters()]
         self.layers = list(model.children()) if isinstance(model, nn.Sequential) else []
         self.is_mlp = bool(self.layers) and all(isinstance(m, (nn.Linear, *ELEMENTWISE)) for m in self.layers)
-        self.transposed = [self.is_mlp and p.dim() == 2 for p in model.parameters()]
+        self.transposed = [self.is_mlp and p.dim() == 2 and p.shape[1] <= p.shape[0] for p in model.parameters()]
         self.params = [(p.detach().t() if t else p.detach()).unsqueeze(0).repeat(K, *[1] * p.dim()).requires_grad_()
                        for p, t in zip(model.parameters(), self.transposed)]
 
@@ -232,16 +239,17 @@ class _Batched:
         return self._mlp(x) if self.is_mlp else self._vmap(x)
 
     def _mlp(self, x: torch.Tensor) -> torch.Tensor:
-        """Linear layers as batched matrix products: weights (K, in, out), biases (K, out)."""
-        params, h = iter(self.params), x
+        """Linear layers as batched matrix products: weights (K, in, out) or (K, out, in), biases (K, out)."""
+        params, h = iter(zip(self.params, self.transposed)), x
         for layer in self.layers:
             if not isinstance(layer, nn.Linear):  # an elementwise activation works on any shape
                 h = h.relu_() if isinstance(layer, nn.ReLU) and h is not x else layer(h)  # in place saves a pass
                 continue
-            weight, bias = next(params), next(params) if layer.bias is not None else None
+            weight, transposed = next(params)
+            bias = next(params)[0] if layer.bias is not None else None
             if h.dim() == 2:  # the shared input batch (B, in), seen by every member
                 h = h.expand(len(weight), *h.shape)
-            h = torch.bmm(h, weight)  # (K, B, out) = h W^T
+            h = torch.bmm(h, weight if transposed else weight.transpose(1, 2))  # (K, B, out) = h W^T
             if bias is not None:
                 h = h.add_(bias.unsqueeze(1))
         return h
@@ -260,9 +268,9 @@ class _Update:
     """torch.optim's SGD / Adam / AdamW step for K members at once, rounded as torch.optim rounds.
 
     torch's ``a.add(b, alpha=c)`` rounds once (a fused multiply-add); ``torch.addcmul(a, c, b)`` with
-    a per-member column ``c`` does the same, so each member's weights stay bitwise those of its own
-    run on the CPU (tests/test_sweep.py). Scalars such as ``1 - beta1 ** step`` are computed in Python
-    floats, as torch.optim computes them.
+    a per-member column ``c`` does the same, so the update adds no rounding of its own to what the
+    forward and backward passes bring (tests/test_sweep.py). Scalars such as ``1 - beta1 ** step`` are
+    computed in Python floats, as torch.optim computes them.
     """
 
     def __init__(self, optimizer: str, hyper: list[dict], device, eps: float):

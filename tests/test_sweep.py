@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import datasets, loaders, models, sweep
+from course_lib import datasets, loaders, models, statuses, sweep
 
 X, y = datasets.make_spirals(384, seed=1)
 
@@ -30,7 +30,7 @@ def plain_run(model_fn, optimizer, lr, num_steps, batch_size=64, loss_fn=nn.func
         for inputs, targets in train:
             loss = loss_fn(model(inputs), targets)
             losses.append(loss.item())
-            if not math.isfinite(losses[-1]) or losses[-1] > 1e3 * abs(losses[0]):
+            if statuses.diverged(losses[-1], losses[0], 1e3):
                 return losses, model
             opt.zero_grad()
             loss.backward()
@@ -96,7 +96,8 @@ def test_diverged_member_is_frozen_and_spoils_no_other():
     reference, _ = plain_run(mlp, "momentum", 1e4, 40)
     assert mixed.diverged_at_step[1] == len(reference) - 1 < 5
     assert len(mixed.losses[1]) == len(reference)
-    assert mixed.losses[0] == alone.losses[0] and mixed.losses[2] == alone.losses[1]  # bitwise: no leak
+    # no leak: a diverged member's NaN or huge numbers would show far above this rounding-level bound
+    assert max_diff(mixed.losses[0], alone.losses[0]) <= 1e-6 and max_diff(mixed.losses[2], alone.losses[1]) <= 1e-6
     assert math.isnan(mixed.final_loss[1]) and math.isfinite(mixed.final_loss[0])
     assert mixed.best() == 2 or mixed.best() == 0
     histories = mixed.histories()
@@ -165,8 +166,17 @@ def test_plot_final_loss_marks_diverged_members():
 @pytest.mark.parametrize("optimizer, options", [("sgd", {"weight_decay": 1e-2}), ("momentum", {}),
                                                 ("nesterov", {"weight_decay": 1e-3}), ("adam", {"weight_decay": 1e-2}),
                                                 ("adamw", {"weight_decay": 0.1})])
-def test_member_weights_stay_bitwise_equal_to_the_plain_run(optimizer, options):
-    """The K-way update rounds as torch.optim does (fused multiply-adds), so on the CPU nothing drifts at all."""
+def test_member_weights_stay_those_of_the_plain_run(optimizer, options):
+    """24 updates, side by side, of the K-way update and of torch.optim on nn.Linear: the weights agree.
+
+    The two compute the same numbers with different kernels (batched matrix products against
+    nn.Linear's addmm), and no BLAS promises that two kernels round alike: on one AMD EPYC the
+    first forward pass already differs by 1.2e-7. These runs are stable, so that rounding is not
+    amplified; measured with the other layout of the stacked weights, the largest gap after 24
+    updates was 4e-6 (Adam at lr 0.3, whose normalised step is the most sensitive to a small
+    gradient's rounding). A wrong formula (a missed bias correction, weight decay in the wrong
+    place, a wrong lr) moves a weight by about one update, 1e-3 or more. 1e-4 lies between.
+    """
     lrs = [0.01, 0.3] if optimizer.startswith("adam") else [0.05, 0.5]
     hyper = [{"lr": lr, "weight_decay": options.get("weight_decay", 0.0), "momentum": 0.9, "betas": (0.9, 0.999)}
              for lr in lrs]
@@ -186,4 +196,5 @@ def test_member_weights_stay_bitwise_equal_to_the_plain_run(optimizer, options):
             nn.functional.cross_entropy(model(inputs), targets).backward()
             opt.step()
     for k, model in enumerate(plain):
-        assert all(torch.equal(mine, p) for mine, p in zip(net.member_parameters(k), model.parameters()))
+        for mine, theirs in zip(net.member_parameters(k), model.parameters()):
+            assert mine.shape == theirs.shape and torch.allclose(mine, theirs, rtol=0, atol=1e-4), (optimizer, lrs[k])
