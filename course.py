@@ -3,6 +3,7 @@
 
     python3 course.py lab    # make .venv, install the course, open JupyterLab at notebook 00
     python3 course.py test   # make .venv, install the course and the test tools, run the whole suite
+    python3 course.py site   # make .venv as for test, build the static website into site/ (--quick: a coarse grid)
 
 Setup happens once: a later call reinstalls only when pyproject.toml changed.
 """
@@ -68,7 +69,17 @@ def test(pytest_args: list[str]) -> None:
     sys.exit(subprocess.run(command, cwd=ROOT, env=env).returncode)
 
 
+def site(build_args: list[str]) -> None:
+    """Every lesson and solutions page, each explorer as frames; serve it with ``python3 -m http.server -d site``."""
+    ensure_venv("dev")
+    command = [str(PYTHON), "tools/build_site.py", *build_args]
+    print("+", " ".join(command), flush=True)
+    sys.exit(subprocess.run(command, cwd=ROOT).returncode)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] not in ("lab", "test"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("lab", "test", "site"):
         sys.exit(__doc__)
-    lab() if sys.argv[1] == "lab" else test(sys.argv[2:])
+    if sys.argv[1] == "lab":
+        lab()
+    test(sys.argv[2:]) if sys.argv[1] == "test" else site(sys.argv[2:])

@@ -12,10 +12,15 @@ through the same functions:
 This is the portable way (JupyterLab, Notebook 7, VS Code, Colab, Voila): no ipympl needed. With
 ipympl installed and ``%matplotlib widget`` run, ``COURSE_WIDGET_BACKEND=ipympl`` (or
 ``interactive=True``) shows the canvas itself, redrawn in place: faster in JupyterLab, broken on Colab today.
+
+The static site (``python3 course.py site``) turns each explorer into frames: ``snap_values`` lists the
+positions of a control, ``LiveFigure.frame`` draws one through the explorer's own ``render``, and
+``COURSE_EXPLORER_HOOK=module:function`` makes ``connect`` hand every explorer it builds to that function.
 """
 from __future__ import annotations
 
 import html
+import importlib
 import math
 import os
 from typing import Callable
@@ -84,6 +89,25 @@ class LiveFigure:
                 display(self.fig)
         self.log.append({"values": values, "text": text, "seconds": time.perf_counter() - start})
 
+    def frame(self, dpi: float = 96, **values):
+        """One still of the explorer: ``(image, text)``, an RGB ``PIL.Image`` and the text beneath it.
+
+        It is drawn by the same ``render`` as every update, on a new figure of the same size, so the live
+        figure, its log and its ``Output`` are left as they are.
+        """
+        import numpy as np
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from PIL import Image
+
+        fig = Figure(figsize=self.fig.get_size_inches(), dpi=dpi)
+        canvas = FigureCanvasAgg(fig)
+        text = self.render(fig, **values) or ""
+        canvas.draw()
+        rgba = np.asarray(canvas.buffer_rgba()).astype(np.float32) / 255
+        rgb = rgba[..., :3] * rgba[..., 3:] + (1 - rgba[..., 3:])  # on white: a notebook's figure face may be transparent
+        return Image.fromarray(np.round(rgb * 255).astype(np.uint8), "RGB"), text
+
     @property
     def text(self) -> str:
         """The text of the latest update."""
@@ -113,4 +137,50 @@ def connect(controls: dict, figure: LiveFigure, layout=None):
     redraw()
     box = layout if layout is not None else w.VBox([w.HBox(list(controls.values())), figure.widget()])
     box.controls, box.figure = controls, figure  # handles for tests and for notebooks
+    hook = os.environ.get("COURSE_EXPLORER_HOOK")
+    if hook:
+        module, _, function = hook.partition(":")
+        if not (module and function):
+            raise ValueError(f"COURSE_EXPLORER_HOOK must be 'module:function', got {hook!r}")
+        getattr(importlib.import_module(module), function)(box)
     return box
+
+
+def snap_values(control) -> list[tuple[str, object]]:
+    """Every ``(label, value)`` a control can take, in order: a menu's options, a slider's positions.
+
+    A slider's positions are ``min + k * step`` (a log slider's are ``base`` to those powers), its
+    ``max`` and its current value, which need not sit on the grid (a log slider started at 0.02, say).
+    Labels are the readout's format. A control with no finite list of values (a range slider, a text
+    box) raises ``ValueError``.
+    """
+    import ipywidgets as w
+
+    if isinstance(control, (w.Checkbox, w.ToggleButton)):
+        return [("off", False), ("on", True)]
+    if isinstance(control, (w.Dropdown, w.SelectionSlider, w.ToggleButtons, w.RadioButtons)):
+        return [(str(o[0]), o[1]) if isinstance(o, tuple) and len(o) == 2 and isinstance(o[0], str) else (str(o), o)
+                for o in control.options]
+    if isinstance(control, (w.IntSlider, w.FloatSlider, w.FloatLogSlider)):
+        low, high, step = control.min, control.max, control.step
+        count = math.floor((high - low) / step + 1e-9)
+        positions = [low + k * step for k in range(count + 1)]
+        if high - positions[-1] > 1e-9 * step:
+            positions.append(high)
+        if isinstance(control, w.IntSlider):
+            values = [int(v) for v in positions]
+        else:
+            digits = max(0, -math.floor(math.log10(step))) + 3  # 0.1 + 0.2 is 0.3 here, as the readout shows
+            positions = [round(v, digits) for v in positions]
+            values = [control.base ** v for v in positions] if isinstance(control, w.FloatLogSlider) else positions
+        if not any(math.isclose(v, control.value, rel_tol=1e-9, abs_tol=1e-12) for v in values):
+            values = sorted([*values, control.value])
+        return [(_readout(v, control.readout_format), v) for v in values]
+    raise ValueError(f"{type(control).__name__} {control.description!r} has no finite list of values to snap to")
+
+
+def _readout(value, spec: str) -> str:
+    try:
+        return format(value, spec)
+    except (TypeError, ValueError):
+        return f"{value:g}"

@@ -1,0 +1,226 @@
+"""The static site: its explorers' frames come from the widgets' own render, and every page works offline.
+
+Unit tests (no browser): ``snap_values`` lists what each kind of control can take, ``LiveFigure.frame``
+draws through the explorer's ``render``, ``COURSE_EXPLORER_HOOK`` hands every explorer to the recorder,
+and the recorder's grid keeps the starting values within its frame budget.
+
+Browser test: ``tools/build_site.py --quick`` (smoke size, three values per control) builds the site into a
+temporary folder, served on localhost; headless Chromium opens every page with every request outside the
+site blocked. No page may log a console error or fail a request, every link inside the site must resolve,
+and on every explorer each control, moved, must change the picture and its text. The slowest response
+(input event to the next paint with the new frame decoded) is printed and saved with the screenshots in
+``artifacts/site/``; nothing is asserted about it, since the machine's load decides it.
+Without Chromium or Playwright the browser test skips, except under CI (``CI=true``).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urldefrag, urljoin, urlparse
+
+import ipywidgets as w
+import pytest
+
+from course_lib.widgets import base
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts" / "site"
+sys.path.insert(0, str(ROOT / "tools"))
+
+from course_site.record import plan  # noqa: E402
+
+
+# --- the pieces the builder relies on ------------------------------------------------------------------
+
+
+def render(fig, value, colour="C0"):
+    fig.add_subplot(1, 1, 1).plot([0, 1], [0, value], color=colour)
+    return f"value {value:g}"
+
+
+def test_snap_values_lists_every_position_of_each_kind_of_control():
+    assert base.snap_values(w.IntSlider(value=2, min=0, max=6, step=2)) == [("0", 0), ("2", 2), ("4", 4), ("6", 6)]
+    floats = [v for _, v in base.snap_values(w.FloatSlider(value=0.3, min=0.0, max=0.5, step=0.1))]
+    assert floats == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]  # rounded as the readout shows them: 0.3, not 0.30000000000000004
+    log = base.snap_values(base.log_slider("lr", 0.02, 1e-3, 1.0, steps_per_decade=1))
+    assert [v for _, v in log] == pytest.approx([1e-3, 1e-2, 0.02, 1e-1, 1.0])  # the start is kept, off the grid
+    assert log[2][0] == "2.0e-02"
+    assert base.snap_values(w.Dropdown(options=[("SGD", "sgd"), ("Adam", "adam")])) == [("SGD", "sgd"), ("Adam", "adam")]
+    assert base.snap_values(w.SelectionSlider(options=(2, 4, 8), value=4)) == [("2", 2), ("4", 4), ("8", 8)]
+    assert base.snap_values(w.Checkbox(value=False)) == [("off", False), ("on", True)]
+    assert base.snap_values(w.IntSlider(value=0, min=0, max=5, step=2))[-1] == ("5", 5)  # max is a position too
+    with pytest.raises(ValueError, match="IntRangeSlider 'milestones' has no finite list"):
+        base.snap_values(w.IntRangeSlider(value=(2, 4), min=0, max=10, description="milestones"))
+
+
+def test_frame_is_drawn_by_the_explorers_render_and_leaves_the_live_figure_alone():
+    box = base.connect({"value": w.FloatSlider(value=1.0, min=0, max=5)}, base.LiveFigure(render, figsize=(4, 2)))
+    image, text = box.figure.frame(50, value=3.0)
+    assert text == "value 3" and image.size == (200, 100) and image.mode == "RGB"
+    other, _ = box.figure.frame(50, value=3.0, colour="C3")
+    assert image.tobytes() != other.tobytes()  # the picture is the render's
+    assert len(box.figure.log) == 1 and box.figure.fig.axes[0].lines[0].get_ydata()[-1] == 1.0
+
+
+def test_explorer_hook_receives_every_explorer_connect_builds(monkeypatch):
+    seen = []
+    monkeypatch.setattr(sys.modules[__name__], "seen_boxes", seen, raising=False)
+    monkeypatch.setenv("COURSE_EXPLORER_HOOK", f"{__name__}:remember")
+    box = base.connect({"value": w.FloatSlider(value=1.0, min=0, max=5)}, base.LiveFigure(render))
+    assert seen == [box]
+    monkeypatch.setenv("COURSE_EXPLORER_HOOK", "no_colon_here")
+    with pytest.raises(ValueError, match="COURSE_EXPLORER_HOOK must be 'module:function'"):
+        base.connect({"value": w.FloatSlider(value=1.0, min=0, max=5)}, base.LiveFigure(render))
+
+
+def remember(box):
+    sys.modules[__name__].seen_boxes.append(box)
+
+
+def test_grid_fits_the_budget_and_keeps_the_start_and_both_ends():
+    chosen = plan({"patience": (21, 5), "factor": (19, 9)}, max_frames=72, max_values=None)
+    assert len(chosen["patience"]) * len(chosen["factor"]) <= 72
+    assert {0, 5, 20} <= set(chosen["patience"]) and {0, 9, 18} <= set(chosen["factor"])
+    assert plan({"lr": (28, 10), "optimizer": (3, 1)}, max_frames=9, max_values=3) == {"lr": [0, 10, 27], "optimizer": [0, 1, 2]}
+    assert plan({"lr": (28, 10)}, max_frames=72, max_values=None) == {"lr": list(range(28))}
+
+
+# --- the built site in a real browser ------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_site_works_offline_in_a_browser(tmp_path):
+    from browser_support import CHROMIUM_ARGS, free_port, require_browser, server
+
+    executable = require_browser()
+    out = tmp_path / "site"
+    started = time.monotonic()
+    subprocess.run([sys.executable, str(ROOT / "tools" / "build_site.py"), "--quick", "--out", str(out)], check=True,
+                   cwd=ROOT, timeout=1100)
+    built = time.monotonic() - started
+    report = json.loads((out / "build.json").read_text())
+    assert report["page_files"] and "index.html" in report["page_files"]
+    lessons = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert {f"{stem}.html" for stem in lessons} <= set(report["page_files"])
+    port = free_port()
+    from playwright.sync_api import sync_playwright
+
+    with server([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(out)], port,
+                ARTIFACTS / "http.log", ready_path="/index.html"), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            results = check_site(browser, f"http://127.0.0.1:{port}/", out, report["page_files"])
+        finally:
+            browser.close()
+    slowest = max((t for r in results for t in r["timings"]), default=None)
+    summary = {"build_seconds": round(built, 1), "pages": len(results), "explorers": sum(r["explorers"] for r in results),
+               "site_bytes": report["bytes"], "slowest_response_ms": slowest}
+    (ARTIFACTS / "summary.json").write_text(json.dumps({**summary, "pages_checked": results}, indent=1))
+    print(f"site (quick): built in {built:.0f} s, {summary['pages']} pages, {summary['explorers']} explorers, "
+          f"{report['bytes'] / 1e6:.1f} MB; slowest explorer response in the browser {slowest:.1f} ms")
+
+
+def check_site(browser, url: str, folder: Path, files: list[str]) -> list[dict]:
+    """Open every page with requests outside ``url`` blocked; check errors, links and explorers. One dict per page."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    origin = urlparse(url).netloc
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    blocked, failed = [], []
+
+    def route(request_route):
+        if urlparse(request_route.request.url).netloc == origin or request_route.request.url.startswith("data:"):
+            request_route.continue_()
+        else:
+            blocked.append(request_route.request.url)
+            request_route.abort()
+
+    context.route("**/*", route)
+    results = []
+    try:
+        for file in files:
+            page = context.new_page()
+            errors = []
+            page.on("console", lambda message, errors=errors: message.type == "error" and errors.append(message.text))
+            page.on("pageerror", lambda error, errors=errors: errors.append(str(error)))
+            page.on("requestfailed", lambda request: failed.append(f"{request.url} ({request.failure})"))
+            page.on("response", lambda response: response.status >= 400 and failed.append(f"{response.url} ({response.status})"))
+            page.goto(urljoin(url, file), wait_until="networkidle", timeout=120_000)
+            page.wait_for_function("() => !window.MathJax || !MathJax.Hub || MathJax.Hub.queue.pending === 0", timeout=60_000)
+            check_links(page, url, folder, file)
+            explorers = page.locator(".course-explorer")
+            timings = []
+            for index in range(explorers.count()):
+                timings += check_explorer(page, explorers.nth(index), file)
+            page.screenshot(path=str(ARTIFACTS / f"{file.removesuffix('.html')}.png"))
+            assert not errors, f"{file}: console errors {errors}"
+            results.append({"page": file, "explorers": explorers.count(), "timings": timings})
+            page.close()
+    finally:
+        context.close()
+    assert not blocked, f"pages asked for something outside the site: {sorted(set(blocked))[:10]}"
+    assert not failed, f"failed requests: {sorted(set(failed))[:10]}"
+    return results
+
+
+def check_links(page, url: str, folder: Path, file: str) -> None:
+    """Every link to the site itself names a file of the site, and a fragment names an element of its page."""
+    hrefs = page.locator("a[href]").evaluate_all("links => links.map(a => a.href)")
+    for href in hrefs:
+        target, fragment = urldefrag(href)
+        if not target.startswith(url):
+            continue  # Colab, GitHub, the papers: links out, never loaded by the page itself
+        path = folder / target[len(url):]
+        assert path.is_file(), f"{file}: link to {href} names no file of the site"
+        if fragment and path.name == file:
+            found = page.evaluate("id => [id, decodeURIComponent(id)].some(i => document.getElementById(i) !== null)", fragment)
+            assert found, f"{file}: link to #{fragment} names no element"
+
+
+def check_explorer(page, explorer, file: str) -> list[float]:
+    """Move each control of ``explorer`` through its positions until both the picture and the text change."""
+    name = explorer.get_attribute("id")
+    explorer.scroll_into_view_if_needed()
+    page.wait_for_function("e => e.getAttribute('data-ready') === 'true'", arg=explorer.element_handle(), timeout=60_000)
+    image, text = explorer.locator("img.ce-frame"), explorer.locator(".ce-text")
+    controls = explorer.locator("[data-control]")
+    assert controls.count() >= 1, f"{file}: explorer {name} has no control"
+    page.evaluate("() => { window.courseExplorerTimings.length = 0; }")
+    for index in range(controls.count()):
+        control = controls.nth(index)
+        kind = control.evaluate("c => c.tagName === 'SELECT' ? 'select' : c.type")
+        start_image, start_text = image.get_attribute("src"), text.inner_text()
+        changed = False
+        if kind == "select":
+            count = control.locator("option").count()
+            for option in range(count):
+                control.select_option(index=option)
+                if image.get_attribute("src") != start_image and text.inner_text() != start_text:
+                    changed = True
+                    break
+        elif kind == "checkbox":
+            control.click()
+            changed = image.get_attribute("src") != start_image and text.inner_text() != start_text
+        else:
+            for key in ("End", "Home"):  # the far ends, then back through every position
+                control.focus()
+                control.press(key)
+                if image.get_attribute("src") != start_image and text.inner_text() != start_text:
+                    changed = True
+                    break
+            maximum = int(control.get_attribute("max"))
+            for _ in range(maximum):
+                if changed:
+                    break
+                control.press("ArrowRight")
+                changed = image.get_attribute("src") != start_image and text.inner_text() != start_text
+        label = control.evaluate("c => c.closest('.ce-control').querySelector('.ce-name').textContent")
+        assert changed, (f"{file}: no position of {label!r} in {name} changes both the picture and the text "
+                         f"(now: picture {image.get_attribute('src')}, text {text.inner_text()!r})")
+    page.wait_for_timeout(100)  # the last change's timing is taken at the next paint
+    explorer.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    return page.evaluate("() => window.courseExplorerTimings.map(t => t.ms)")
