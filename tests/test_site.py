@@ -105,8 +105,8 @@ def test_site_works_offline_in_a_browser(tmp_path):
     built = time.monotonic() - started
     report = json.loads((out / "build.json").read_text())
     assert report["page_files"] and "index.html" in report["page_files"]
-    lessons = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
-    assert {f"{stem}.html" for stem in lessons} <= set(report["page_files"])
+    notebooks = [p.stem for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts]
+    assert {f"{stem}.html" for stem in notebooks} <= set(report["page_files"]), "a notebook has no page"
     port = free_port()
     from playwright.sync_api import sync_playwright
 
@@ -117,12 +117,15 @@ def test_site_works_offline_in_a_browser(tmp_path):
             results = check_site(browser, f"http://127.0.0.1:{port}/", out, report["page_files"])
         finally:
             browser.close()
-    slowest = max((t for r in results for t in r["timings"]), default=None)
+    timings = sorted(t for r in results for t in r["timings"])
+    assert timings, "no explorer answered a change"
     summary = {"build_seconds": round(built, 1), "pages": len(results), "explorers": sum(r["explorers"] for r in results),
-               "site_bytes": report["bytes"], "slowest_response_ms": slowest}
+               "site_bytes": report["bytes"], "responses": len(timings), "median_response_ms": timings[len(timings) // 2],
+               "slowest_response_ms": timings[-1]}
     (ARTIFACTS / "summary.json").write_text(json.dumps({**summary, "pages_checked": results}, indent=1))
     print(f"site (quick): built in {built:.0f} s, {summary['pages']} pages, {summary['explorers']} explorers, "
-          f"{report['bytes'] / 1e6:.1f} MB; slowest explorer response in the browser {slowest:.1f} ms")
+          f"{report['bytes'] / 1e6:.1f} MB; {len(timings)} explorer responses in the browser, median "
+          f"{summary['median_response_ms']:.0f} ms, slowest {summary['slowest_response_ms']:.0f} ms")
 
 
 def check_site(browser, url: str, folder: Path, files: list[str]) -> list[dict]:
@@ -182,11 +185,16 @@ def check_links(page, url: str, folder: Path, file: str) -> None:
 
 
 def check_explorer(page, explorer, file: str) -> list[float]:
-    """Move each control of ``explorer`` through its positions until both the picture and the text change."""
+    """Move each control of ``explorer`` through its positions until both the picture and the text change.
+
+    A render may return no text (notebook 00 builds such an explorer itself): then only the picture must change.
+    Returns the response times the page measured (milliseconds).
+    """
     name = explorer.get_attribute("id")
     explorer.scroll_into_view_if_needed()
     page.wait_for_function("e => e.getAttribute('data-ready') === 'true'", arg=explorer.element_handle(), timeout=60_000)
     image, text = explorer.locator("img.ce-frame"), explorer.locator(".ce-text")
+    has_text = any(t.strip() for t in json.loads(explorer.locator("script.ce-data").text_content())["texts"])
     controls = explorer.locator("[data-control]")
     assert controls.count() >= 1, f"{file}: explorer {name} has no control"
     page.evaluate("() => { window.courseExplorerTimings.length = 0; }")
@@ -194,33 +202,34 @@ def check_explorer(page, explorer, file: str) -> list[float]:
         control = controls.nth(index)
         kind = control.evaluate("c => c.tagName === 'SELECT' ? 'select' : c.type")
         start_image, start_text = image.get_attribute("src"), text.inner_text()
+
+        def moved():
+            return image.get_attribute("src") != start_image and (not has_text or text.inner_text() != start_text)
+
         changed = False
         if kind == "select":
-            count = control.locator("option").count()
-            for option in range(count):
+            for option in range(control.locator("option").count()):
                 control.select_option(index=option)
-                if image.get_attribute("src") != start_image and text.inner_text() != start_text:
-                    changed = True
+                if changed := moved():
                     break
         elif kind == "checkbox":
             control.click()
-            changed = image.get_attribute("src") != start_image and text.inner_text() != start_text
-        else:
-            for key in ("End", "Home"):  # the far ends, then back through every position
-                control.focus()
+            changed = moved()
+        else:  # a range: the far end, the near end, then every position from there, as the arrow keys go
+            control.focus()
+            for key in ["End", "Home"] + ["ArrowRight"] * int(control.get_attribute("max")):
                 control.press(key)
-                if image.get_attribute("src") != start_image and text.inner_text() != start_text:
-                    changed = True
+                if changed := moved():
                     break
-            maximum = int(control.get_attribute("max"))
-            for _ in range(maximum):
-                if changed:
-                    break
-                control.press("ArrowRight")
-                changed = image.get_attribute("src") != start_image and text.inner_text() != start_text
         label = control.evaluate("c => c.closest('.ce-control').querySelector('.ce-name').textContent")
-        assert changed, (f"{file}: no position of {label!r} in {name} changes both the picture and the text "
-                         f"(now: picture {image.get_attribute('src')}, text {text.inner_text()!r})")
-    page.wait_for_timeout(100)  # the last change's timing is taken at the next paint
+        assert changed, (f"{file}: no position of {label!r} in {name} changes the picture"
+                         f"{' and the text' if has_text else ''} (now: {image.get_attribute('src')}, {text.inner_text()!r})")
+        control.evaluate("""c => {  // back to the start, so the next control moves from the explorer's starting state
+            if (c.type === 'checkbox') { c.checked = c.defaultChecked; }
+            else if (c.tagName === 'SELECT') { c.selectedIndex = [...c.options].findIndex(o => o.defaultSelected); }
+            else { c.value = c.defaultValue; }
+            c.dispatchEvent(new Event('input'));
+        }""")
+    page.wait_for_timeout(100)  # the last change's time is taken at the next paint
     explorer.screenshot(path=str(ARTIFACTS / f"{name}.png"))
     return page.evaluate("() => window.courseExplorerTimings.map(t => t.ms)")

@@ -27,8 +27,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     report = build(args.out.resolve(), quick=args.quick, jobs=args.jobs, timeout=args.timeout)
     frames = sum(e["frames"] for e in report["explorers"])
+    cpu = sum(run["cpu"] for run in report["notebook_seconds"].values())
     print(f"site: {args.out} | {report['pages']} pages | {len(report['explorers'])} explorers, {frames} frames | "
-          f"{report['bytes'] / 1e6:.1f} MB | built in {report['seconds']:.0f} s ({report['grid']} grid, {report['size']} size)")
+          f"{report['bytes'] / 1e6:.1f} MB | built in {report['seconds']:.0f} s ({report['grid']} grid, {report['size']} size; "
+          f"the lessons' kernels used {cpu:.0f} CPU seconds)")
     for explorer in report["explorers"]:
         print(f"  {explorer['id']}: {explorer['frames']} frames over {', '.join(explorer['varied'])}, "
               f"{explorer['bytes'] / 1e6:.2f} MB, drawn in {explorer['seconds']:.0f} s")

@@ -47,7 +47,7 @@ def execute(path: Path, folder: Path, grid: str, size: str, timeout: int) -> dic
            "PYTHONPATH": os.pathsep.join(p for p in (str(TOOLS), os.environ.get("PYTHONPATH", "")) if p)}
     env.pop("COURSE_STRICT", None)  # frames need the explorers, not the claims (the test suite checks those)
     notebook = nbformat.read(path, as_version=4)
-    start = time.perf_counter()
+    start, used = time.perf_counter(), _children_cpu()
     cells = {}  # manifest file -> index of the cell that wrote it
 
     def executed(cell, cell_index, **_):
@@ -61,7 +61,16 @@ def execute(path: Path, folder: Path, grid: str, size: str, timeout: int) -> dic
     except nbclient.exceptions.CellExecutionError as error:
         return {"path": str(path), "error": str(error)[-3000:]}
     manifests = [{**json.loads((folder / name).read_text()), "cell": cells[name]} for name in sorted(cells)]
-    return {"path": str(path), "manifests": manifests, "seconds": time.perf_counter() - start}
+    return {"path": str(path), "manifests": manifests, "seconds": time.perf_counter() - start,
+            "cpu_seconds": _children_cpu() - used}
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (its kernels): what a run costs, whatever the machine's load."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def build(out: Path, quick: bool = False, jobs: int = 2, timeout: int = 900) -> dict:
@@ -92,7 +101,7 @@ def build(out: Path, quick: bool = False, jobs: int = 2, timeout: int = 900) -> 
 def record_explorers(lessons, frames: Path, site: Path, grid: str, size: str, jobs: int, timeout: int) -> dict:
     """Run every lesson that shows an explorer; attach each explorer (its manifest and HTML) to its page."""
     runs = [page for page in lessons if pages.widget_cells(nbformat.read(page.source, as_version=4))]
-    errors, seconds = [], {}
+    errors, seconds = [], {}  # per notebook: wall seconds and the kernel's CPU seconds
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = [(page, pool.submit(execute, page.source, frames / page.source.stem, grid, size, timeout)) for page in runs]
         for page, future in futures:
@@ -100,9 +109,9 @@ def record_explorers(lessons, frames: Path, site: Path, grid: str, size: str, jo
             if "error" in result:
                 errors.append(f"{page.repo_path}: {result['error']}")
                 continue
-            seconds[page.source.stem] = round(result["seconds"], 1)
-            print(f"  ran {page.repo_path} ({size}): {len(result['manifests'])} explorers in {result['seconds']:.0f} s",
-                  flush=True)
+            seconds[page.source.stem] = {"wall": round(result["seconds"], 1), "cpu": round(result["cpu_seconds"], 1)}
+            print(f"  ran {page.repo_path} ({size}): {len(result['manifests'])} explorers in {result['seconds']:.0f} s "
+                  f"({result['cpu_seconds']:.0f} s of CPU)", flush=True)
             attach(page, result["manifests"], frames / page.source.stem / "images", site)
     if errors:
         raise SystemExit("the site needs every lesson to run:\n" + "\n".join(errors))
@@ -112,10 +121,15 @@ def record_explorers(lessons, frames: Path, site: Path, grid: str, size: str, jo
 def attach(page, manifests: list[dict], images: Path, site: Path) -> None:
     stem = page.source.stem
     expected = pages.widget_cells(nbformat.read(page.source, as_version=4))
-    placed = sorted({m["cell"] for m in manifests})
-    if placed != expected:
-        raise SystemExit(f"{page.repo_path}: explorers were built in cells {placed}, but the stored widget outputs are in "
-                         f"cells {expected}: store the notebook again (python tools/notebooks.py refresh {stem})")
+    missing = sorted(set(expected) - {m["cell"] for m in manifests})
+    if missing:
+        raise SystemExit(f"{page.repo_path}: cells {missing} show a widget, but no explorer was built there; the site "
+                         f"places an explorer in the cell that builds it (is the stored notebook out of date? python "
+                         f"tools/notebooks.py refresh {stem})")
+    unseen = [m["cell"] for m in manifests if m["cell"] not in expected]
+    if unseen:  # built, never displayed: the notebook's page has no place for it
+        print(f"  {page.repo_path}: explorers built in cells {unseen} show nowhere and are left out", flush=True)
+        manifests = [m for m in manifests if m["cell"] in expected]
     target = site / "frames" / stem
     target.mkdir(parents=True, exist_ok=True)
     for number, manifest in enumerate(manifests, start=1):

@@ -12,10 +12,12 @@
     var img = root.querySelector("img.ce-frame");
     var text = root.querySelector(".ce-text");
     var inputs = data.varied.map(function (name) { return root.querySelector('[data-control="' + name + '"]'); });
-    var preloaded = data.images.map(function (file) {
-      var image = new Image();
-      image.src = base + file;
-      return image.decode().catch(function () {}).then(function () { return image; });
+    var preloaded = data.images.map(function (file) {  // loaded, then decoded: ready means nothing is in flight
+      return new Promise(function (resolve) {
+        var image = new Image();
+        image.onload = image.onerror = function () { resolve(image); };
+        image.src = base + file;
+      }).then(function (image) { return image.decode().catch(function () {}).then(function () { return image; }); });
     });
     Promise.all(preloaded).then(function () { root.setAttribute("data-ready", "true"); });
 
