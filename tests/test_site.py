@@ -105,7 +105,7 @@ def test_site_works_offline_in_a_browser(tmp_path):
     built = time.monotonic() - started
     report = json.loads((out / "build.json").read_text())
     assert report["page_files"] and "index.html" in report["page_files"]
-    notebooks = [p.stem for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts]
+    notebooks = [p.stem for pattern in ("*.ipynb", "solutions/*.ipynb") for p in (ROOT / "notebooks").glob(pattern)]
     assert {f"{stem}.html" for stem in notebooks} <= set(report["page_files"]), "a notebook has no page"
     port = free_port()
     from playwright.sync_api import sync_playwright
@@ -119,7 +119,7 @@ def test_site_works_offline_in_a_browser(tmp_path):
             browser.close()
     timings = sorted(t for r in results for t in r["timings"])
     assert timings, "no explorer answered a change"
-    summary = {"build_seconds": round(built, 1), "pages": len(results), "explorers": sum(r["explorers"] for r in results),
+    summary = {"build_seconds": round(built, 1), "pages": len(results), "explorers": len(report["explorers"]),
                "site_bytes": report["bytes"], "responses": len(timings), "median_response_ms": timings[len(timings) // 2],
                "slowest_response_ms": timings[-1]}
     (ARTIFACTS / "summary.json").write_text(json.dumps({**summary, "pages_checked": results}, indent=1))
@@ -158,8 +158,8 @@ def check_site(browser, url: str, folder: Path, files: list[str]) -> list[dict]:
             explorers = page.locator(".course-explorer")
             timings = []
             for index in range(explorers.count()):
-                timings += check_explorer(page, explorers.nth(index), file)
-            page.screenshot(path=str(ARTIFACTS / f"{file.removesuffix('.html')}.png"))
+                timings += check_explorer(page, explorers.nth(index), file, f"{file.removesuffix('.html')}-{index + 1}")
+            page.screenshot(path=str(ARTIFACTS / f"page-{file.removesuffix('.html')}.png"))
             assert not errors, f"{file}: console errors {errors}"
             results.append({"page": file, "explorers": explorers.count(), "timings": timings})
             page.close()
@@ -184,7 +184,7 @@ def check_links(page, url: str, folder: Path, file: str) -> None:
             assert found, f"{file}: link to #{fragment} names no element"
 
 
-def check_explorer(page, explorer, file: str) -> list[float]:
+def check_explorer(page, explorer, file: str, shot: str) -> list[float]:
     """Move each control of ``explorer`` through its positions until both the picture and the text change.
 
     A render may return no text (notebook 00 builds such an explorer itself): then only the picture must change.
@@ -231,5 +231,5 @@ def check_explorer(page, explorer, file: str) -> list[float]:
             c.dispatchEvent(new Event('input'));
         }""")
     page.wait_for_timeout(100)  # the last change's time is taken at the next paint
-    explorer.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    explorer.screenshot(path=str(ARTIFACTS / f"explorer-{shot}.png"))
     return page.evaluate("() => window.courseExplorerTimings.map(t => t.ms)")
