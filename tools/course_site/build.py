@@ -20,19 +20,16 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import jinja2
 import nbformat
 
-from . import pages
+from . import assets, home, pages
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "tools"
 NOTEBOOKS = ROOT / "notebooks"
-ASSETS = Path(__file__).parent / "assets"
 MARKER = ".course-site"  # in every folder this builder writes: only such a folder is ever replaced
 EXPLORER_BUDGET = 4_000_000  # bytes of frames per explorer
 SITE_BUDGET = 60_000_000  # bytes for the whole site
-MATHJAX_LEFT_OUT = ("jax/output/SVG",)  # the HTML-CSS output is the one configured (assets/mathjax-config.js)
 
 
 def execute(path: Path, folder: Path, grid: str, size: str, timeout: int) -> dict:
@@ -88,8 +85,8 @@ def build(out: Path, quick: bool = False, jobs: int = 2, timeout: int = 900) -> 
         (site / MARKER).write_text("written by tools/build_site.py; replaced whole by the next build\n")
         run_seconds = record_explorers(lessons, stage / "frames", site, grid, size, jobs, timeout)
         write_pages(lessons, solutions, site)
-        copy_assets(site)
-        report = check_budgets(site, lessons, quick)
+        assets.copy_assets(site)
+        report = check_budgets(site, lessons)
         report.update(seconds=round(time.perf_counter() - start, 1), notebook_seconds=run_seconds, grid=grid, size=size)
         (site / "build.json").write_text(json.dumps(report, indent=1))
         replace(out, site)
@@ -143,11 +140,12 @@ def attach(page, manifests: list[dict], images: Path, site: Path) -> None:
 
 
 def write_pages(lessons, solutions, site: Path) -> None:
+    """A page per notebook, with links to its neighbours and its Colab copy; a page per explorer; the home page."""
     sys.path.insert(0, str(TOOLS))
     import nbtools
 
     repo_url = f"https://github.com/{nbtools.REPO}"
-    home = course_title()
+    title = home.course_title(ROOT)
     files = {page.source.name: page.file for page in lessons + solutions}
     by_stem = {page.source.stem: page for page in lessons + solutions}
     for group in (lessons, solutions):
@@ -160,124 +158,16 @@ def write_pages(lessons, solutions, site: Path) -> None:
                 links.append(("", partner.file, "the solutions" if page.kind == "lesson" else "back to the lesson"))
             if i + 1 < len(group):
                 links.append(("next", group[i + 1].file, f"{group[i + 1].title} →"))
-            chrome = {"root": "", "header": pages.header(page.title, links, nbtools.colab_url(page.repo_path), home),
+            chrome = {"root": "", "header": pages.header(page.title, links, nbtools.colab_url(page.repo_path), title),
                       "footer": pages.footer(links)}
             (site / page.file).write_text(pages.notebook_page(page, files, repo_url, chrome), encoding="utf-8")
             for manifest in page.explorers:
-                back = [("", page.file, f"back to {page.title}")]
-                content = (f"<h1>{_escape(page.title)}: {_escape(section(page, manifest['cell']))}</h1>\n"
-                           + pages.explorer_html(manifest, f"frames/{page.source.stem}/", None))
-                (site / manifest["file"]).write_text(render("page.html.j2", title=f"{page.title} (explorer)",
-                    body_class="site-present", header=pages.header(page.title, back, None, home), content=content,
-                    footer="", mathjax=False), encoding="utf-8")
-    (site / "index.html").write_text(home_page(lessons, by_stem, home), encoding="utf-8")
+                (site / manifest["file"]).write_text(home.explorer_page(page, manifest, title), encoding="utf-8")
+    (site / "index.html").write_text(home.home_page(lessons, by_stem, ROOT), encoding="utf-8")
 
 
-def home_page(lessons, by_stem, home: str) -> str:
-    from nbconvert.filters.markdown_mistune import markdown2html_mistune
-
-    intro = course_intro()
-    items = []
-    for page in lessons:
-        learn = "".join(f"<li>{markdown2html_mistune(item).strip().removeprefix('<p>').removesuffix('</p>')}</li>"
-                        for item in page.learn)
-        links = []
-        solutions = by_stem.get(page.source.stem + "_solutions")
-        if solutions:
-            links.append(f'<a href="{solutions.file}">solutions</a>')
-        for number, manifest in enumerate(page.explorers, start=1):
-            links.append(f'<a href="{manifest["file"]}">explorer {number} full screen: {_escape(section(page, manifest["cell"]))}</a>')
-        items.append(f'<li><a class="site-lesson" href="{page.file}">{_escape(page.title)}</a>'
-                     f'{f"<ul>{learn}</ul>" if learn else ""}<div class="site-links">{" · ".join(links)}</div></li>')
-    count = sum(len(p.explorers) for p in lessons)
-    content = (f"<h1>{_escape(home)}</h1>\n{markdown2html_mistune(intro)}\n"
-               f"<p>Every lesson as its notebook shows it, with its stored outputs; its {count} explorers work here "
-               "without Python, over frames their own code drew when this site was built. To change anything else, "
-               "open the notebook in JupyterLab or on Colab.</p>\n"
-               f'<h2>The lessons</h2>\n<ol class="site-map">{"".join(items)}</ol>\n'
-               "<h2>For a class</h2>\n<p>Each explorer has a full-screen page (linked above and under every explorer). "
-               "Serve this folder with <code>python3 -m http.server -d site</code>; it needs no network.</p>")
-    return render("page.html.j2", title=home, body_class="site-home-page", header=pages.header("", [], None, home),
-                  content=content, footer="", mathjax=True)
-
-
-def section(page, cell_index: int) -> str:
-    """The heading of the section an explorer sits in: what its full-screen page is called."""
-    notebook = nbformat.read(page.source, as_version=4)
-    for cell in reversed(notebook.cells[:cell_index]):
-        if cell.cell_type == "markdown":
-            for line in reversed(cell.source.splitlines()):
-                if line.startswith("#"):
-                    return line.lstrip("#").strip().replace("`", "")
-    return "explorer"
-
-
-def course_title() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    return next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), "The course")
-
-
-def course_intro() -> str:
-    """The README's first paragraph."""
-    blocks = (ROOT / "README.md").read_text(encoding="utf-8").split("\n\n")
-    return next((b for b in blocks if b.strip() and not b.lstrip().startswith("#")), "")
-
-
-def render(template: str, **values) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(pages.TEMPLATES), autoescape=False)
-    return env.get_template(template).render(**values)
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
-
-
-def copy_assets(site: Path) -> None:
-    import jupyter_server_mathjax
-    from jupyter_core.paths import jupyter_path
-
-    assets = site / "assets"
-    shutil.copytree(ASSETS, assets)
-    lab = next((Path(p) / "lab" / "static" for p in jupyter_path("nbconvert", "templates")
-                if (Path(p) / "lab" / "static" / "index.css").exists()), None)
-    if lab is None:
-        raise SystemExit("nbconvert's lab template is missing (pip install nbconvert)")
-    (assets / "jupyter.css").write_text((lab / "index.css").read_text(encoding="utf-8") + "\n"
-                                        + (lab / "theme-light.css").read_text(encoding="utf-8"), encoding="utf-8")
-    (assets / "mathjax-blank.woff").write_bytes(blank_font())
-    mathjax = Path(jupyter_server_mathjax.__file__).parent / "static"
-    shutil.copytree(mathjax, assets / "mathjax",
-                    ignore=lambda folder, names: [n for n in names
-                                                  if (Path(folder) / n).relative_to(mathjax).as_posix() in MATHJAX_LEFT_OUT])
-
-
-def blank_font() -> bytes:
-    """MathJax 2's HTML-CSS output measures text against a font with no widths, ``MathJax_Blank``, which it
-    asks for at ``about:blank`` (an error in today's browsers): this one, a few hundred bytes, is served instead."""
-    import io
-
-    from fontTools.fontBuilder import FontBuilder
-    from fontTools.pens.ttGlyphPen import TTGlyphPen
-
-    names = [".notdef", "blank"]
-    builder = FontBuilder(1000, isTTF=True)
-    builder.setupGlyphOrder(names)
-    builder.setupCharacterMap({code: "blank" for code in range(0x20, 0x7F)})
-    builder.setupGlyf({name: TTGlyphPen(None).glyph() for name in names})
-    builder.setupHorizontalMetrics({name: (0, 0) for name in names})
-    builder.setupHorizontalHeader(ascent=800, descent=-200)
-    builder.setupNameTable({"familyName": "MathJax_Blank", "styleName": "Regular"})
-    builder.setupOS2()
-    builder.setupPost()
-    builder.font.flavor = "woff"
-    buffer = io.BytesIO()
-    builder.save(buffer)
-    return buffer.getvalue()
-
-
-def check_budgets(site: Path, lessons, quick: bool) -> dict:
+def check_budgets(site: Path, lessons) -> dict:
+    """The sizes against the budgets (a build over them fails); what the report lists."""
     total = sum(f.stat().st_size for f in site.rglob("*") if f.is_file())
     explorers = [{"id": m["id"], "frames": len(m["frames"]), "bytes": m["bytes"], "seconds": m["seconds"],
                   "varied": m["varied"]} for page in lessons for m in page.explorers]
