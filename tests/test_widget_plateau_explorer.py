@@ -32,6 +32,30 @@ def test_drops_are_at_least_patience_plus_cooldown_plus_one_apart(patience, cool
     assert all(b - a >= patience + cooldown + 1 for a, b in zip(drops, drops[1:]))
 
 
+@pytest.mark.parametrize("threshold_mode, threshold, bar", [("rel", 0.01, -1.0), ("abs", 0.05, -0.05)])
+def test_the_bar_to_beat_is_drawn_apart_from_the_best(threshold_mode, threshold, bar):
+    """On the metric's axis a 1% bar hides under the best-so-far line: the middle panel shows it as a line of its own."""
+    import matplotlib.pyplot as plt
+
+    result = pe.compute(patience=3, threshold=threshold, threshold_mode=threshold_mode)
+    fig = plt.figure()
+    try:
+        middle = pe.draw(result, fig)[1]
+        bars = [line for line in middle.lines if line.get_linestyle() == "--"]
+        assert len(bars) == 1 and bars[0].get_ydata()[0] == pytest.approx(bar)
+        low, high = middle.get_ylim()
+        assert low < bar < 0 < high
+    finally:
+        plt.close(fig)
+
+
+def test_better_flags_are_the_epochs_that_beat_the_bar():
+    result = pe.compute(patience=3, threshold=0.02)
+    best = [float("inf")] + result["best"][:-1]  # the best before each epoch
+    assert result["better"] == [v < b * (1 - 0.02) for v, b in zip(result["value"], best)]
+    assert all(c == pytest.approx(v / b - 1) for c, v, b in zip(result["change"][1:], result["value"][1:], best[1:]))
+
+
 def test_dynamic_threshold_formulas():
     assert pe.dynamic_threshold(2.0, "min", "rel", 0.1) == pytest.approx(1.8)
     assert pe.dynamic_threshold(2.0, "max", "rel", 0.1) == pytest.approx(2.2)
@@ -53,7 +77,7 @@ def test_bad_input_names_the_argument(kwargs, word):
 
 def test_explorer_controls_redraw_the_figure():
     box = pe.explorer(patience=5)
-    lr_line = lambda: box.figure.fig.axes[1].lines[-1].get_ydata()  # noqa: E731  (the lr per epoch)
+    lr_line = lambda: box.figure.fig.axes[2].lines[-1].get_ydata()  # noqa: E731  (the lr per epoch)
     first = list(lr_line())
     box.controls["patience"].value = 1
     assert min(lr_line()) < min(first)

@@ -50,51 +50,78 @@ def _compute(patience, factor, threshold, threshold_mode, cooldown, num_epochs, 
     scheduler = ReduceLROnPlateau(optimizer, mode="min", factor=factor, patience=patience, threshold=threshold,
                                   threshold_mode=threshold_mode, cooldown=cooldown, min_lr=min_lr)
     noise_draws = random.Random(seed)
-    level, out = START, {key: [] for key in ("epoch", "value", "lr", "best", "bar", "bad_epochs", "cooldown")}
+    keys = ("epoch", "value", "lr", "best", "bar", "bad_epochs", "cooldown", "better", "change")
+    level, out = START, {key: [] for key in keys}
     drops = []
     for epoch in range(1, num_epochs + 1):
         lr = optimizer.param_groups[0]["lr"]  # the lr this epoch trained with
         cooling = scheduler.cooldown_counter > 0  # this epoch's bad result will not count
         level += RATE * (FLOOR + SLOPE * lr - level)
         value = level * (1 + noise * noise_draws.gauss(0.0, 1.0))
+        best_before = scheduler.best
+        change = 0.0 if epoch == 1 else (value / best_before - 1 if threshold_mode == "rel" else value - best_before)
         scheduler.step(value)  # the real decision, as after a validation pass
+        better = scheduler.best != best_before  # the best moves only when a value beats the bar
         if optimizer.param_groups[0]["lr"] < lr:
             drops.append(epoch)
         for key, item in (("epoch", epoch), ("value", value), ("lr", lr), ("best", scheduler.best),
                           ("bar", dynamic_threshold(scheduler.best, "min", threshold_mode, threshold)),
-                          ("bad_epochs", scheduler.num_bad_epochs), ("cooldown", cooling)):
+                          ("bad_epochs", scheduler.num_bad_epochs), ("cooldown", cooling), ("better", better),
+                          ("change", change)):
             out[key].append(item)
     settings = dict(patience=patience, factor=factor, threshold=threshold, threshold_mode=threshold_mode, cooldown=cooldown)
     return {**out, "drops": drops, "final_lr": optimizer.param_groups[0]["lr"], "settings": settings}
 
 
 def draw(result: dict, fig):
-    """The metric with its best value and the bar to beat (top), the lr per epoch (bottom); drops marked."""
-    top, bottom = fig.subplots(2, 1, gridspec_kw={"height_ratios": [2, 1]})  # sharex would cost a tenth of a second
-    epochs = result["epoch"]
-    top.plot(epochs, result["value"], ".-", color="0.6", lw=0.8, ms=3, label="metric (valid loss)")
-    top.step(epochs, result["best"], where="post", color="black", lw=1.2, label="best so far")
-    top.step(epochs, result["bar"], where="post", color="tab:red", ls="--", lw=1, label="must beat (dynamic threshold)")
+    """Three panels: the metric and its best so far; each epoch's change against the bar; the lr. Drops marked.
+
+    The bar a new value must beat sits ``threshold`` (1% by default) below the best: on the metric's own
+    axis it would hide under the best-so-far line, so the middle panel plots each epoch's change against
+    the best before it, where the bar is a horizontal line and a point below it is an improvement.
+    """
+    top, middle, bottom = fig.subplots(3, 1, gridspec_kw={"height_ratios": [2, 1.4, 1]})  # no sharex: it is slow
+    epochs, s = result["epoch"], result["settings"]
+    better = result["better"]
+    top.plot(epochs, result["value"], "-", color="0.7", lw=0.8, zorder=1)
+    for counted, color, label in ((True, "tab:green", "improved (beat the bar)"), (False, "0.45", "bad epoch")):
+        chosen = [(e, v) for e, v, b in zip(epochs, result["value"], better) if b is counted]
+        top.plot([e for e, _ in chosen], [v for _, v in chosen], ".", color=color, ms=4, label=label, zorder=2)
+    top.step(epochs, result["best"], where="post", color="black", lw=1.2, label="best so far", zorder=3)
     cooling = _runs([e for e, cooling in zip(epochs, result["cooldown"]) if cooling])
-    for start, stop in cooling:
-        top.axvspan(start - 0.5, stop + 0.5, color="tab:blue", alpha=0.12, lw=0)
-    for ax in (top, bottom):  # a drop is decided after an epoch and used from the next one
+    for ax in (top, middle):
+        for start, stop in cooling:
+            ax.axvspan(start - 0.5, stop + 0.5, color="tab:blue", alpha=0.12, lw=0)
+    for ax in (top, middle, bottom):  # a drop is decided after an epoch and used from the next one
         ax.vlines([e + 0.5 for e in result["drops"]], 0, 1, transform=ax.get_xaxis_transform(), color="tab:orange", lw=1.2)
+        ax.set_xlim(0, epochs[-1] + 1)
     top.plot([], [], color="tab:orange", label="lr drop")
     if cooling:
         top.fill_between([], [], color="tab:blue", alpha=0.12, label="cooldown")
-    s = result["settings"]
-    top.set(ylabel="valid loss", yscale="log", title=f"patience={s['patience']}, factor={s['factor']:g}, threshold={s['threshold']:.2g} "
-            f"({s['threshold_mode']}), cooldown={s['cooldown']}: {len(result['drops'])} lr drops")
-    top.title.set_fontsize(10)
-    top.legend(fontsize=8, loc="upper right")
+    top.set(ylabel="valid loss", yscale="log", title=f"patience={s['patience']}, factor={s['factor']:g}, threshold="
+            f"{s['threshold']:.2g} ({s['threshold_mode']}), cooldown={s['cooldown']}: {len(result['drops'])} lr drops")
+    top.legend(fontsize=7, loc="upper right", ncol=2)
+
+    relative = s["threshold_mode"] == "rel"  # the change in % of the best (rel) or in the metric's units (abs)
+    scale = 100.0 if relative else 1.0
+    changes = [scale * c for c in result["change"][1:]]  # the first epoch has no best before it
+    bar = -scale * s["threshold"]
+    limit = max(2.5 * abs(bar), 2.5 * sorted(abs(c) for c in changes)[len(changes) // 2]) if changes else 1.0
+    shown = [min(max(c, -limit), limit) for c in changes]  # clipped to the axis: big early gains sit on its edge
+    middle.axhline(0, color="0.6", lw=0.8)
+    middle.axhline(bar, color="tab:red", ls="--", lw=1.2, label=f"the bar: {bar:.3g}{'%' if relative else ''}")
+    colors = ["tab:green" if b else "0.45" for b in better[1:]]
+    middle.scatter(epochs[1:], shown, c=colors, s=7, zorder=2)
+    middle.set(ylabel="change vs best" + (" (%)" if relative else ""), ylim=(-1.1 * limit, 1.1 * limit),
+               title="each epoch against the best before it: only points below the red bar count as better")
+    middle.legend(fontsize=7, loc="upper right")
     bottom.step(epochs, result["lr"], where="mid", color="tab:green", lw=1.5)
     bottom.set(xlabel="epoch", ylabel="lr", yscale="log", title=f"lr per epoch (final {result['final_lr']:.1e})")
-    bottom.title.set_fontsize(10)
-    for ax in (top, bottom):
-        ax.set_xlim(0, epochs[-1] + 1)
-    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.1, top=0.93, hspace=0.4)  # fixed: tight_layout is slow
-    return [top, bottom]
+    for ax in (top, middle, bottom):
+        ax.title.set_fontsize(9)
+        ax.minorticks_off()  # a log axis makes dozens of minor ticks, the slowest part of a redraw
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.08, top=0.95, hspace=0.55)  # fixed: tight_layout is slow
+    return [top, middle, bottom]
 
 
 def describe(result: dict) -> str:
@@ -140,6 +167,6 @@ def explorer(patience: int = 5, factor: float = 0.5, threshold: float = 0.01, th
         return describe(result)
 
     box = w.VBox([w.HBox(list(controls.values())[:3]), w.HBox(list(controls.values())[3:])])
-    figure = LiveFigure(render, figsize=(9, 4.8), height="520px")
+    figure = LiveFigure(render, figsize=(9, 5.6), height="600px")
     box.children = (*box.children, figure.widget())
     return connect(controls, figure, layout=box)
