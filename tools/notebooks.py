@@ -5,6 +5,7 @@
     .venv/bin/python tools/notebooks.py run 02 05 --size default --seed 1   # run, report, store nothing
     .venv/bin/python tools/notebooks.py check 02 --sizes smoke default --seeds 0 1 2   # the claims matrix
     .venv/bin/python tools/notebooks.py sync-repository              # badges and Colab installs from pyproject
+    .venv/bin/python tools/notebooks.py clean 03                     # refresh's clean-up, without running
 
 A notebook is named by its path or by any unique part of its file name (``02``, ``05_over``,
 ``solutions/07``). Each run prints its time, how many claims held, every claim that did not hold
@@ -109,9 +110,9 @@ def clean(notebook):
     for cell in notebook.cells:
         for key in ("papermill", "execution", "collapsed", "scrolled"):
             cell.metadata.pop(key, None)
-        if any(WIDGET_VIEW in out.get("data", {}) for out in cell.get("outputs", [])):
+        if any(is_widget(out) for out in cell.get("outputs", [])):
             # with no frontend, what the widget's Output showed lands in the cell's outputs: not the lesson's
-            cell.outputs = [out for out in cell.outputs if WIDGET_VIEW in out.get("data", {}) or out.get("output_type") == "stream"]
+            cell.outputs = [out for out in cell.outputs if is_widget(out) or out.get("output_type") == "stream"]
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if WIDGET_VIEW in data:
@@ -123,6 +124,12 @@ def clean(notebook):
 
 
 PLOT_COLOURS = 8192  # more distinct colours than this: a photograph, kept lossless
+
+
+def is_widget(output) -> bool:
+    """A widget's output: its view (fresh from a kernel) or the note that replaces it when stored."""
+    data = output.get("data", {})
+    return WIDGET_VIEW in data or "".join(data.get("text/plain", "")) == WIDGET_NOTE
 
 
 def smaller_png(encoded: str) -> str:
@@ -201,9 +208,19 @@ def main(argv=None) -> int:
     check.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     commands.add_parser("refresh", parents=[common], help="run at the default size, seed 0, and store the outputs")
     commands.add_parser("sync-repository", help="badges and Colab install lines from pyproject's Repository")
+    tidy = commands.add_parser("clean", help="apply refresh's clean-up to stored notebooks without running them")
+    tidy.add_argument("notebooks", nargs="*", help="paths or unique parts of names (default: every notebook)")
     args = parser.parse_args(argv)
     if args.command == "sync-repository":
         return sync_repository()
+    if args.command == "clean":
+        import nbformat
+
+        for path in resolve(args.notebooks):
+            before = path.stat().st_size
+            nbformat.write(clean(nbformat.read(str(path), as_version=4)), str(path))
+            print(f"{path.relative_to(ROOT)}: {before // 1024} KB -> {path.stat().st_size // 1024} KB")
+        return 0
     paths = resolve(args.notebooks)
     if args.command == "run":
         return run_all(paths, [args.size], [args.seed], args.store, args.jobs, args.timeout)
