@@ -10,12 +10,17 @@ the gloo backend and on NVIDIA GPUs with NCCL:
 ``--out`` saves what rank 0 saw (losses of every rank, the final weights, whether the ranks agree);
 :func:`single_process_run` trains the same model on the same batches in one process, so a notebook or
 a test can check that two processes with batch ``B`` each give the run of one process with batch ``2B``.
+:func:`launch` runs that ``torchrun`` command from Python with a time limit, for a notebook on a busy machine.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import subprocess
+import sys
 import time
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -24,8 +29,11 @@ from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from . import datasets, metrics, models
 from .callbacks import Callback
-from .device import seed_everything
+from .device import apply_thread_policy, seed_everything, thread_count
 from .trainer import Trainer
+
+
+WAIT_FOR_OTHER_RANKS = 120  # seconds
 
 
 class SetEpoch(Callback):
@@ -38,7 +46,11 @@ class SetEpoch(Callback):
         self.sampler.set_epoch(trainer.epoch)
 
 
-def _data():
+def _data(path=None):
+    """The digits, from the course's split or from a file :func:`launch` saved (no scikit-learn import per process)."""
+    if path is not None:
+        saved = torch.load(path, weights_only=True)
+        return TensorDataset(saved["X_train"], saved["y_train"]), (saved["X_valid"], saved["y_valid"])
     split = datasets.load_digits_split(seed=0)
     return TensorDataset(split.X_train, split.y_train), (split.X_valid, split.y_valid)
 
@@ -54,18 +66,20 @@ def _valid_batches(valid, device):
     return [(X.to(device), y.to(device))]
 
 
-def distributed_run(num_epochs: int = 3, batch_size: int = 32, lr: float = 0.1, seed: int = 0) -> dict:
+def distributed_run(num_epochs: int = 3, batch_size: int = 32, lr: float = 0.1, seed: int = 0, data=None) -> dict:
     """The body of one process: called by every rank that ``torchrun`` starts."""
     rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    apply_thread_policy()  # one CPU thread per process (COURSE_THREADS): processes must not fight over the cores
     use_nccl = torch.cuda.is_available() and torch.cuda.device_count() >= world_size
     device = torch.device("cuda", local_rank) if use_nccl else torch.device("cpu")
     if use_nccl:
         torch.cuda.set_device(device)
-    dist.init_process_group("nccl" if use_nccl else "gloo")
+    # a rank that waits longer than this for the others raises instead of hanging (the default is 10 to 30 minutes)
+    dist.init_process_group("nccl" if use_nccl else "gloo", timeout=timedelta(seconds=WAIT_FOR_OTHER_RANKS))
     start = time.perf_counter()
     try:
-        train_set, valid = _data()
+        train_set, valid = _data(data)
         sampler = DistributedSampler(train_set, num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
         loader = DataLoader(train_set, batch_size=batch_size, sampler=sampler)
         seed_everything(seed)  # the same initial weights in every process (DDP also broadcasts rank 0's)
@@ -117,6 +131,68 @@ def single_process_run(world_size: int = 2, num_epochs: int = 3, batch_size: int
             "valid_accuracy": history.epoch["valid_accuracy"][-1]}
 
 
+def launch(out, num_epochs: int = 1, nproc_per_node: int = 2, timeout: float = 180.0) -> dict:
+    """Run ``torchrun --standalone --nproc_per_node=N -m course_lib.ddp_example`` for at most ``timeout`` seconds.
+
+    Each process follows the course's thread policy (``OMP_NUM_THREADS`` and ``torch.set_num_threads``:
+    one thread unless ``COURSE_THREADS`` says otherwise), so two processes on a small, busy machine do
+    not each try to use every core. A launch that fails (a port another program took, say) is tried
+    once more within the same ``timeout``; one that runs out of time is stopped, its processes with it.
+    Returns ``status`` ("ok", "failed" or "timeout"), a ``message`` to print, ``seconds``, ``stdout``, ``stderr``.
+    """
+    if not isinstance(nproc_per_node, int) or nproc_per_node < 1:
+        raise ValueError(f"nproc_per_node must be an int >= 1, got {nproc_per_node!r}")
+    if not timeout > 0:
+        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    data = f"{out}.data.pt"  # the digits, saved once here instead of loaded by every process
+    train_set, (X_valid, y_valid) = _data()
+    torch.save({"X_train": train_set.tensors[0], "y_train": train_set.tensors[1], "X_valid": X_valid, "y_valid": y_valid}, data)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc_per_node}",
+               "-m", "course_lib.ddp_example", "--num-epochs", str(num_epochs), "--out", str(out), "--data", data]
+    env = {**os.environ, "OMP_NUM_THREADS": str(thread_count())}
+    start = time.perf_counter()
+    for attempt in (1, 2):
+        code, stdout, stderr = _run(command, env, timeout - (time.perf_counter() - start))
+        if code in (0, None) or time.perf_counter() - start > timeout / 2:  # done, or no time for a second try
+            break
+    seconds = time.perf_counter() - start
+    if code == 0:
+        status, message = "ok", f"{stdout.strip()} | {seconds:.1f} s with process start-up"
+    elif code is None:
+        status = "timeout"
+        message = (f"torchrun did not finish within {timeout:.0f} s and was stopped with its processes. Starting "
+                   f"{nproc_per_node} Python processes that each import torch is slow on a busy machine{_load()}; "
+                   "nothing is wrong with the code: run the cell again when the machine is quieter.")
+    else:
+        status = "failed"
+        message = f"torchrun failed twice (exit status {code}); the end of its error output:\n{stderr[-1500:]}"
+    return {"status": status, "message": message, "seconds": seconds, "stdout": stdout, "stderr": stderr,
+            "command": command, "attempts": attempt}
+
+
+def _run(command, env, timeout):
+    """``(exit status or None after a timeout, stdout, stderr)``; on a timeout torchrun is told to stop its workers."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+        return process.returncode, stdout, stderr
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGTERM)  # torchrun passes it on to the workers, which run in sessions of their own
+        try:
+            stdout, stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            stdout, stderr = process.communicate()
+        return None, stdout, stderr
+
+
+def _load() -> str:
+    try:
+        return f" (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    except (AttributeError, OSError):  # not on every platform
+        return ""
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num-epochs", type=int, default=3)
@@ -124,10 +200,11 @@ def main(argv=None) -> None:
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="where rank 0 saves its result (torch.save)")
+    parser.add_argument("--data", default=None, help="the digits as saved by launch() (default: load them)")
     args = parser.parse_args(argv)
     if "RANK" not in os.environ:
         parser.error("start me with torchrun, e.g. torchrun --standalone --nproc_per_node=2 -m course_lib.ddp_example")
-    result = distributed_run(args.num_epochs, args.batch_size, args.lr, args.seed)
+    result = distributed_run(args.num_epochs, args.batch_size, args.lr, args.seed, args.data)
     if int(os.environ["RANK"]) == 0:
         print(f"{result['world_size']} processes ({result['backend']}, {result['device']}): "
               f"valid accuracy {result['valid_accuracy']:.3f}, ranks differ by "
