@@ -13,16 +13,20 @@ Memory. CUDA: the allocator's peak over one step, weights included (``torch.cuda
 CPU: there is no allocator peak to read, so the bytes autograd saves for backward are counted
 (``course_lib.memory.SavedTensors``: the activations, plus the low-precision weight copies autocast saves).
 
-The last line is ``amp speedup: S x, memory: M x``: S = fp32 time / amp time, M = amp memory / fp32
-memory, for whichever of fp16 and bf16 is faster (the line before says which). On a CUDA GPU the course
-expects S >= 2 and M <= 0.7 (``--check`` exits with status 1 otherwise); on a CPU the figures are
-printed as measured and the bounds do not apply.
+The last line is ``amp speedup: S x, memory: M x (measured on ...)``: S = fp32 time / amp time, M = amp
+memory / fp32 memory, for whichever of fp16 and bf16 is faster, and the device that was measured. On a
+CUDA GPU the course expects S >= 2 and M <= 0.7 (``--check`` exits with status 1 otherwise); on a CPU the
+figures are printed as measured and the bounds do not apply: the speed depends on whether the CPU has
+bf16 instructions (AVX512-BF16, AMX, Arm's BF16), which the first line reports where Linux tells.
+The CPU follows the course's thread policy (one thread unless ``COURSE_THREADS`` says otherwise).
 
     .venv/bin/python benchmarks/amp.py [--steps 5] [--check]
 """
 from __future__ import annotations
 
 import argparse
+import platform
+import re
 import statistics
 import sys
 import time
@@ -31,7 +35,7 @@ import torch
 from torch import nn
 
 from course_lib import memory, models
-from course_lib.device import pick_device, seed_everything
+from course_lib.device import apply_thread_policy, pick_device, seed_everything
 
 SIZES = {"cuda": dict(in_features=256, width=2048, depth=8, num_classes=10, batch_size=65536),
          "cpu": dict(in_features=256, width=512, depth=3, num_classes=10, batch_size=2048)}
@@ -85,8 +89,8 @@ def measure(mode: str, size: dict, device: torch.device, steps: int, warmup: int
 def run_all(size: dict, device: torch.device, steps: int, warmup: int, what: str) -> dict:
     results = {}
     for mode in DTYPES:
-        if mode == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            print(f"{mode:>5}: skipped, this GPU has no bf16")
+        if mode == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported(including_emulation=False):
+            print(f"{mode:>5}: skipped, this GPU has no bf16 arithmetic (before Ampere)")
             continue
         results[mode] = r = measure(mode, size, device, steps, warmup)
         print(f"{mode:>5}: median step {1000 * r['seconds']:8.1f} ms | {what}: {memory.format_bytes(r['bytes'])}")
@@ -102,9 +106,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     device = pick_device()
     kind = "cuda" if device.type == "cuda" else "cpu"
+    if kind == "cpu":
+        device = torch.device("cpu")  # on a Mac the CPU is measured, not MPS (untested here); the output says which
+    apply_thread_policy()
     size = dict(SIZES[kind])
     steps, warmup = args.steps or (20 if kind == "cuda" else 5), 3 if kind == "cuda" else 2
-    where = torch.cuda.get_device_name(device) if kind == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    where = f"CUDA GPU {torch.cuda.get_device_name(device)}" if kind == "cuda" else f"CPU (no CUDA GPU was found): {cpu_description()}"
     print(f"device: {where}; MLP {size['in_features']} -> {size['depth']} x {size['width']} -> {size['num_classes']}, "
           f"batch {size['batch_size']}, SGD, {steps} timed steps after {warmup} warm-up")
     if kind == "cuda":
@@ -133,8 +140,20 @@ def main(argv=None) -> int:
         slower = "slower" if speedup < 1 else "faster"
         print(f"{best} is the faster of the two, and {slower} than fp32 on this CPU. The bounds "
               f"(speedup >= {SPEEDUP_BOUND}, memory <= {MEMORY_BOUND}) apply to CUDA GPUs, not to CPUs")
-    print(f"amp speedup: {speedup:.2f} x, memory: {ratio:.2f} x")
+    print(f"amp speedup: {speedup:.2f} x, memory: {ratio:.2f} x ({best} against fp32, measured on the {where})")
     return 0 if ok or not args.check else 1
+
+
+def cpu_description() -> str:
+    """The CPU's name, torch's thread count and its bf16 instruction sets (from /proc/cpuinfo on Linux)."""
+    try:
+        info = open("/proc/cpuinfo", encoding="utf-8").read()
+    except OSError:
+        return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s), bf16 instructions: unknown"
+    name = re.search(r"^model name\s*:\s*(.+)$", info, re.M)
+    found = [flag for flag in ("avx512_bf16", "amx_bf16", "bf16") if re.search(rf"\b{flag}\b", info)]
+    return (f"{name.group(1).strip() if name else platform.machine()}, {torch.get_num_threads()} thread(s), "
+            f"bf16 instructions: {', '.join(found) or 'none'}")
 
 
 if __name__ == "__main__":
