@@ -50,3 +50,21 @@ def test_explorer_controls_redraw_the_figure():
     assert fig.axes[0].lines[1].get_xdata()[0] == pytest.approx(-9.0)  # no scale: the scaled value is the value
     assert "2^0" in box.figure.text
     assert len(box.figure.log) == 3
+
+
+@pytest.mark.parametrize("exponent, loss_scale_log2", [(-6.0, 16), (-12.0, 32), (4.9, 24), (-9.0, 0)])
+def test_legends_hide_no_bar_label_or_histogram(exponent, loss_scale_log2):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(12, 4.2))
+    left, right = pe.draw(pe.compute(exponent, loss_scale_log2), fig)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in (left, right):
+        legend = ax.get_legend().get_window_extent(renderer)
+        covered = [artist for artist in [*ax.texts, *ax.patches] if legend.overlaps(artist.get_window_extent(renderer))]
+        assert not covered, f"the legend covers {covered}"
+    plt.close(fig)

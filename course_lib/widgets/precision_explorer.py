@@ -93,25 +93,28 @@ def draw(result: dict, fig):
         left.barh(row, min(top, high) - max(normal, low), left=max(normal, low), color=COLORS[name], height=0.5)
         info = result["formats"][name]
         left.text(low + 0.2, row + 0.33, f"{name}: {info['stored']:.6g} ({info['status']}, rel. error {info['relative_error']:.1e})",
-                  fontsize=8, va="bottom")
+                  fontsize=8, va="bottom", bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 1})
     x, xs = result["exponent"], result["exponent"] + math.log10(result["loss_scale"])
     left.axvline(x, color="black", lw=1.5, label=f"value 1e{x:+.1f}")
     left.axvline(xs, color="tab:red", lw=1.2, ls="--", label=f"value x 2^{int(math.log2(result['loss_scale']))} (in fp16: {result['scaled']['status']})")
-    left.set(xlim=(low, high), ylim=(-0.5, 3.1), yticks=range(3), yticklabels=FORMATS, xlabel="log10 |value|",
-             title="solid: normal range, pale: subnormal (fp32 and bf16 go on to 1e-38 .. 3e38)")
-    left.legend(fontsize=8, loc="lower right")
+    left.set(xlim=(low, high), ylim=(-0.5, 3.5), yticks=range(3), yticklabels=FORMATS,
+             xlabel="log10 |value| (fp32 and bf16 go on to 1e-38 .. 3e38)")
+    left.set_title("each format's range: solid normal, pale subnormal", fontsize=10)
+    left.legend(fontsize=8, loc="upper center", ncol=2)  # above the three rows, so it hides no bar and no label
     fp16 = limits("float16")
     bins = [low + 0.25 * i for i in range(4 * (high - low) + 1)]
-    right.hist(result["log10_gradients"], bins=bins, color="0.4", histtype="step", lw=1.5, label="gradients")
+    counts = right.hist(result["log10_gradients"], bins=bins, color="0.4", histtype="step", lw=1.5, label="gradients")[0]
     right.hist([g + math.log10(result["loss_scale"]) for g in result["log10_gradients"]], bins=bins, color="tab:red",
                histtype="step", lw=1.5, label="gradients x scale")
-    for key, style in (("smallest_subnormal", ":"), ("smallest_normal", "--"), ("max", "-")):
-        right.axvline(math.log10(fp16[key]), color="tab:orange", ls=style, lw=1)
-    right.set(xlim=(low, high), xlabel="log10 |gradient|", ylabel="count",
-              title=f"in fp16, 0 / inf: {result['lost_without_scale']:.1%} / {result['overflow_without_scale']:.1%} unscaled, "
-                    f"{result['lost_with_scale']:.1%} / {result['overflow_with_scale']:.1%} scaled")
-    right.legend(fontsize=8, loc="upper left")
-    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.13, top=0.9, wspace=0.2)  # fixed: tight_layout is slow
+    for key, style, label in (("smallest_subnormal", ":", "smallest subnormal"), ("smallest_normal", "--", "smallest normal"),
+                              ("max", "-", "largest")):
+        right.axvline(math.log10(fp16[key]), color="tab:orange", ls=style, lw=1, label=f"fp16 {label}")
+    right.set(xlim=(low, high), ylim=(0, 1.6 * max(counts)), xlabel="log10 |gradient|", ylabel="count")
+    right.set_title(f"gradients in fp16, lost to 0 / to inf:\n{result['lost_without_scale']:.1%} / "
+                    f"{result['overflow_without_scale']:.1%} unscaled, {result['lost_with_scale']:.1%} / "
+                    f"{result['overflow_with_scale']:.1%} scaled", fontsize=10)
+    right.legend(fontsize=7, loc="upper center", ncol=2)  # in the headroom above the histograms
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.13, top=0.87, wspace=0.2)  # fixed: tight_layout is slow
     return [left, right]
 
 
