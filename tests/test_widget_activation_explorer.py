@@ -57,3 +57,20 @@ def test_explorer_controls_redraw_the_figure():
     box.controls["a"].value = 5.0  # a >= b: a message instead of an error
     assert "a < b" in fig.texts[0].get_text() and "a < b" in box.figure.text and len(box.figure.log) == 5
     assert math.isclose(ae.compute(12.0, 5.0, -1.0, 4.5)["ranges"]["scaled sigmoid"][1], max(ae.compute(12.0, 5.0, -1.0, 4.5)["curves"]["scaled sigmoid"]))
+
+
+@pytest.mark.parametrize("controls", [{}, {"x_range": 1.0}, {"temperature": 0.3}, {"x_range": 12.0, "temperature": 3.0, "a": -3.0, "b": 5.0}])
+def test_gradient_panel_has_a_legend_above_its_curves(controls):
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(13, 4.2))
+    try:
+        result = ae.compute(**controls)
+        middle = ae.draw(result, fig)[1]
+        legend = middle.get_legend()
+        assert legend is not None and [t.get_text() for t in legend.get_texts()] == list(ae.NAMES)
+        fig.canvas.draw()
+        bottom = middle.transData.inverted().transform(legend.get_window_extent())[0, 1]  # legend's lower edge, data units
+        assert bottom > max(max(g) for g in result["gradients"].values()), "the legend must not cover a gradient curve"
+    finally:
+        plt.close(fig)

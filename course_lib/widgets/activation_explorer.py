@@ -67,14 +67,16 @@ def draw(result: dict, fig):
         low, high = result["ranges"][name]
         label = f"{name} {RANGES[name]}: here [{low:.6g}, {high:.6g}]"
         left.plot(x, result["curves"][name], color=COLORS[name], label=label)
-        middle.plot(x, result["gradients"][name], color=COLORS[name])  # same colours as the left legend
+        middle.plot(x, result["gradients"][name], color=COLORS[name], label=name)
     for bound in (s["a"], s["b"]):
         left.axhline(bound, color=COLORS["scaled sigmoid"], ls=":", lw=1)
     top = max(s["b"], 1.0) + 0.5
     left.set(xlabel="x", ylabel="f(x / T)", ylim=(min(s["a"], -1.0) - 0.5, top), title="outputs (range measured on this window)")
     left.legend(fontsize=7, loc="upper left")
-    middle.set(xlabel="x", ylabel="d f(x / T) / dx", title=f"gradients: sigmoid flat (< 1% of its peak) on "
-               f"{result['sigmoid_saturated_fraction']:.0%} of the window")
+    peak = max(max(g) for g in result["gradients"].values())  # every curve rises, so every gradient is >= 0
+    middle.set(xlabel="x", ylabel="d f(x / T) / dx", ylim=(-0.03 * peak, 1.45 * peak),
+               title=f"gradients: sigmoid flat (< 1% of its peak) on {result['sigmoid_saturated_fraction']:.0%} of the window")
+    middle.legend(fontsize=7, loc="upper center", ncol=3)  # in the headroom above the highest gradient
     labels = [f"{z:.3g}" for z in result["logits"]]
     right.bar(labels, result["softmax"], color="tab:gray")
     right.set(ylim=(0, 1.05), xlabel="logit", ylabel="softmax probability",
