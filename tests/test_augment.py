@@ -79,6 +79,46 @@ def test_affine_matches_torchvision_and_rot90():
     torch.testing.assert_close(mirrored[1], square[1], atol=1e-5, rtol=0)
 
 
+def test_padding_modes_fill_the_border_differently():
+    images = torch.ones(1, 1, 8, 8)
+    shift = lambda mode: augment.affine(images, torch.zeros(1), torch.tensor([[3.0, 0.0]]), torch.ones(1),  # noqa: E731
+                                        torch.zeros(1, dtype=torch.bool), padding_mode=mode)
+    assert shift("zeros")[..., :3].abs().max() == 0  # what came from outside is black
+    torch.testing.assert_close(shift("reflection"), images)  # a constant image reflects into itself
+    torch.testing.assert_close(shift("border"), images)
+    with pytest.raises(ValueError, match="padding_mode"):
+        augment.random_affine(images, padding_mode="wrap")
+
+
+def test_colour_matches_torchvision_image_by_image(photo):
+    images = v2.functional.resize(photo, 24, antialias=True)[None].float().div(255).repeat(4, 1, 1, 1)  # (4, 3, 24, 36)
+    images[1] = images[1].flip(0)  # other colours
+    b, c, s, h = torch.tensor([0.6, 1.4, 1.0, 1.2]), torch.tensor([1.3, 0.7, 1.0, 0.6]), torch.tensor([0.6, 1.4, 0.0, 1.1]), torch.tensor([0.1, -0.1, 0.0, 0.5])
+    out = augment.colour(images, b, c, s, h)
+    F = v2.functional
+    for i in range(4):
+        expected = F.adjust_hue(F.adjust_saturation(F.adjust_contrast(F.adjust_brightness(images[i], b[i].item()), c[i].item()),
+                                                    s[i].item()), h[i].item())
+        torch.testing.assert_close(out[i], expected, atol=1e-5, rtol=0)  # the same steps in another arithmetic order
+    with pytest.raises(ValueError, match="images"):
+        augment.colour(images[:, :1], b, c, s, h)
+
+
+def test_random_colour_draws_per_image_and_keeps_its_probabilities():
+    images = torch.rand(1, 3, 6, 6).expand(200, 3, 6, 6).contiguous()  # one image, two hundred times
+    a = augment.random_colour(images, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, augment.random_colour(images, generator=torch.Generator().manual_seed(0)))
+    untouched = (a == images).flatten(1).all(1)
+    grey = (a[:, 0] == a[:, 1]).flatten(1).all(1) & (a[:, 1] == a[:, 2]).flatten(1).all(1)
+    assert 0.1 < untouched.float().mean() < 0.3  # no jitter (p 0.2) and no grayscale (p 0.8): about 16%
+    assert 0.1 < grey.float().mean() < 0.3  # grayscale with p 0.2
+    assert len({tuple(v.flatten().tolist()) for v in a[~untouched & ~grey]}) == int((~untouched & ~grey).sum())  # each its own
+    torch.testing.assert_close(augment.random_colour(images, p_jitter=0.0, p_grayscale=0.0), images)
+    for bad in ({"brightness": -0.1}, {"hue": 0.6}, {"saturation": "0.4"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            augment.random_colour(images, **bad)
+
+
 def test_random_affine_draws_per_image_and_is_repeatable():
     images = torch.rand(1, 1, 8, 8).expand(16, 1, 8, 8).contiguous()  # one image, sixteen times
     a = augment.random_affine(images, degrees=20, generator=torch.Generator().manual_seed(0))
