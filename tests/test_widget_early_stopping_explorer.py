@@ -115,3 +115,21 @@ def test_accuracy_trace_in_max_mode_is_drawn_on_a_linear_axis():
     ax = box.figure.fig.axes[0]
     assert ax.get_yscale() == "linear" and ax.get_ylabel() == "validation accuracy"
     assert _stop_line_x(box) == [7] and _star(box) == (4, 0.82)
+
+
+@pytest.mark.parametrize("patience, min_delta, noise", [(30, 0.05, 0.3), (0, 0.0, 0.08), (12, 0.01, 0.3)])
+def test_titles_fit_over_their_panels_at_the_explorer_size(patience, min_delta, noise):
+    box = ese.explorer(patience=patience, min_delta=min_delta, noise=noise)
+    fig = box.figure.fig
+    renderer = fig._get_renderer()  # the canvas a headless LiveFigure has no renderer of its own
+    left, right = (ax.title.get_window_extent(renderer) for ax in fig.axes[:2])
+    width = fig.bbox.width
+    assert 0 <= left.x0 and left.x1 < right.x0 and right.x1 <= width, (left, right, width)
+
+
+def test_a_trace_with_no_finite_value_draws_and_says_so():
+    result = ese.compute([math.nan, math.nan, math.nan], patience=2, min_delta=0.0)
+    assert result["stop_epoch"] == 1 and result["best_epoch"] == 0
+    assert "no epoch to restore" in ese.describe(result)
+    box = ese.explorer(trace=[math.nan] * 4, patience=2)
+    assert box.figure.fig.axes[0].get_yscale() == "linear" and _stop_line_x(box) == [1]

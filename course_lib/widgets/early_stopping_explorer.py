@@ -101,13 +101,15 @@ def draw(result: dict, fig):
     if stop is not None:
         ax.plot(epochs[stop - 1 :], values[stop - 1 :], "--", color="0.65", label="never trained (after the stop)")
         ax.axvline(stop, color="C3")  # the title names the epoch: one legend entry less to draw
-        ax.axvspan(best, stop, color="C3", alpha=0.08)
+        ax.axvspan(max(best, 1), stop, color="C3", alpha=0.08)
     if best > 0:
         ax.plot([best], [result["best_value"]], "*", color="C2", markersize=16, zorder=5,
                 label=f"best epoch {best}" + (" (restored)" if stop is not None else ""))
-    what = f"stops after epoch {stop} (red), restores epoch {best}" if stop is not None else result["reason"]
+    what = f"stops after epoch {stop} (red)" if stop is not None else f"never stops in {len(values)} epochs"
+    # short titles: both must fit over their panels at the explorer's 9.5-inch width
     ax.set(xlabel="epoch", ylabel=label, title=f"patience {result['patience']}, min_delta {result['min_delta']:g}: {what}")
-    if result["mode"] == "min" and min(v for v in values if v == v) > 0:
+    finite = [v for v in values if math.isfinite(v)]
+    if result["mode"] == "min" and finite and min(finite) > 0:
         from matplotlib.ticker import FormatStrFormatter, LogLocator
 
         ax.set_yscale("log")  # a loss falls by a factor of ten or more: the minimum stays visible
@@ -115,10 +117,15 @@ def draw(result: dict, fig):
         ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
         ax.minorticks_off()  # fewer ticks: a faster redraw
     ax.legend(fontsize=8, loc="upper right" if result["mode"] == "min" else "lower right")
-    ax_wait.step(epochs[:trained], result["waits"], where="mid", color="C1")
-    ax_wait.axhline(result["patience"], color="C3", linestyle="--")
-    ax_wait.set(xlabel="epoch", ylabel="epochs without improvement", title=f"wait counter (dashed: patience {result['patience']})",
-                xlim=(0.5, len(values) + 0.5), ylim=(-0.5, max(result["patience"], max(result["waits"])) + 1.5))
+    patience, waits = result["patience"], result["waits"]
+    ax_wait.step(epochs[:trained], waits, where="mid", color="C1")
+    ax_wait.axhline(patience, color="C3", linestyle="--")
+    # named above the line, at the end away from the stop: the counter only reaches the line where the run stops
+    right = stop is not None and stop <= len(values) / 2
+    ax_wait.text(0.97 if right else 0.03, patience, f"patience {patience}", color="C3", fontsize=9,
+                 ha="right" if right else "left", va="bottom", transform=ax_wait.get_yaxis_transform())
+    ax_wait.set(xlabel="epoch", ylabel="epochs without improvement", title="wait counter",
+                xlim=(0.5, len(values) + 0.5), ylim=(-0.5, max(patience, max(waits)) + 2))
     ax_wait.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.9, wspace=0.4)  # tight_layout costs a redraw
     return [ax, ax_wait]
@@ -128,6 +135,8 @@ def describe(result: dict) -> str:
     """Where the run stops and which epoch's weights it keeps."""
     if result["stop_epoch"] is None:
         return f"No stop in {len(result['values'])} epochs ({result['reason']}); the best epoch is {result['best_epoch']}."
+    if result["best_epoch"] == 0:  # not one finite value before the stop (a trace that starts with NaN)
+        return f"Stops after epoch {result['stop_epoch']}: {result['reason']}; no epoch to restore."
     lost = result["stop_epoch"] - result["best_epoch"]
     return (f"Stops after epoch {result['stop_epoch']} and restores epoch {result['best_epoch']} "
             f"({result['label']} {result['best_value']:.4g}); {lost} epoch{'s' if lost != 1 else ''} trained past the best. "
