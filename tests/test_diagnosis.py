@@ -35,6 +35,7 @@ GENERATED = {
     "underfitting": epochs(np.r_[2.3 - 0.1 * np.arange(5), np.full(25, 1.8)] + 0.01 * noise.standard_normal(30),
                            np.r_[2.3 - 0.1 * np.arange(5), np.full(25, 1.85)]),
     "too short": steps([2.3, 2.0, 1.8]),
+    "dead": steps(np.where(t < 5, 2.3 * 3.0 ** t, 2.31)),  # a spike, then flat where it started (ln 10)
 }
 
 
@@ -56,52 +57,83 @@ def test_overfitting_names_the_turning_epoch_and_bouncy_low_curves_stay_healthy(
     assert falling.label == "healthy" and "still falling" in falling.sentence
 
 
+def test_a_loss_that_ends_above_its_start_is_dead_and_a_small_rise_within_the_noise_is_not():
+    rising = diagnosis.diagnose(steps(2.3 + 0.3 * t / 300, scale=0.0))
+    assert rising.label == "dead" and "lower it" in rising.sentence
+    flat = diagnosis.diagnose(steps(np.full(300, 2.3), scale=0.01))  # no spike, ends where it started: lr too small
+    assert flat.label == "too slow"
+
+
 def test_only_a_history_is_accepted():
     with pytest.raises(ValueError, match="history"):
         diagnosis.diagnose({"loss": [1.0, 0.5]})
 
 
 # ---------------------------------------------------------------- real runs, learning rates picked for each case
-spirals = datasets.split_tensors(*datasets.make_spirals(1200, seed=0), valid_fraction=0.25, test_fraction=0.0, seed=0)
+# A label must hold for seeds 0, 1 and 2, and when every initial weight is nudged by 1e-7: about what another
+# CPU's rounding changes. Past the edge of stability a nudge like that sends a run elsewhere (chaos), so a
+# case whose label it can change is no portable test: each case below was checked on all four variants.
 digits = datasets.load_digits_split()
+VARIANTS = {"seed 0": (0, 0.0), "seed 0 nudged 1e-7": (0, 1e-7), "seed 1": (1, 0.0), "seed 2": (2, 0.0)}
 
 
-def run(optimizer, lr, data="spirals", model=None, num_epochs=20, batch_size=64, num_samples=None, **options):
-    seed_everything(0)
-    split = spirals if data == "spirals" else digits
-    model = model or (models.MLP(2, 2, width=64) if data == "spirals" else models.MLP(64, 10, width=64))
+def run(optimizer, lr, data="spirals", model=None, num_epochs=20, batch_size=64, num_samples=None, seed=0, nudge=0.0,
+        **options):
+    split = digits if data == "digits" else datasets.split_tensors(
+        *datasets.make_spirals(1200, seed=seed), valid_fraction=0.25, test_fraction=0.0, seed=seed)
+    seed_everything(seed)
+    model = model() if model else (models.MLP(2, 2, width=64) if data == "spirals" else models.MLP(64, 10, width=64))
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(nudge)
     make = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[optimizer]
     trainer = Trainer(model, make(model.parameters(), lr=lr, **options), progress=False, device="cpu")
     X, y = split.X_train[:num_samples], split.y_train[:num_samples]
-    return trainer.fit(loaders.DeviceLoader(X, y, batch_size, seed=0),
+    return trainer.fit(loaders.DeviceLoader(X, y, batch_size, seed=seed),
                        loaders.DeviceLoader(split.X_valid, split.y_valid, 512, shuffle=False), num_epochs)
 
 
-REAL = {  # (label, run): each a real Trainer run on spirals or digits
-    "sgd lr 20 diverges": ("diverged", lambda: run("sgd", 20.0)),
-    "adam lr 0.3 explodes at the start": ("exploded", lambda: run("adam", 0.3)),
-    "sgd lr 1e-3 is too slow": ("too slow", lambda: run("sgd", 1e-3)),
-    "digits sgd lr 1e-3 is too slow": ("too slow", lambda: run("sgd", 1e-3, data="digits", num_epochs=10)),
-    "momentum lr 0.05 is healthy": ("healthy", lambda: run("sgd", 0.05, momentum=0.9)),
-    "adam lr 1e-2 is healthy": ("healthy", lambda: run("adam", 1e-2)),
-    "digits adam lr 1e-3 is healthy": ("healthy", lambda: run("adam", 1e-3, data="digits", num_epochs=10)),
-    "momentum lr 0.5 plateaus high": ("plateau high", lambda: run("sgd", 0.5, momentum=0.9)),
-    "sgd lr 2 plateaus high": ("plateau high", lambda: run("sgd", 2.0)),
-    "a 2-unit model underfits": ("underfitting", lambda: run("adam", 1e-2, model=models.MLP(2, 2, width=2, depth=1))),
-    "a big MLP on 60 digits overfits": ("overfitting", lambda: run(
-        "adam", 3e-3, data="digits", model=models.MLP(64, 10, width=256), num_epochs=60, batch_size=20, num_samples=60)),
+def big_mlp():
+    return models.MLP(64, 10, width=256)
+
+
+REAL = {  # case: (label, optimizer, lr, options of run), each a real Trainer run on spirals or digits
+    "sgd lr 20 diverges": ("diverged", "sgd", 20.0, {}),
+    "adam lr 0.2 explodes at the start": ("exploded", "adam", 0.2, {}),
+    "sgd lr 1e-3 is too slow": ("too slow", "sgd", 1e-3, {}),
+    "digits sgd lr 1e-3 is too slow": ("too slow", "sgd", 1e-3, {"data": "digits", "num_epochs": 10}),
+    "momentum lr 0.05 is healthy": ("healthy", "sgd", 0.05, {"momentum": 0.9}),
+    "adam lr 1e-2 is healthy": ("healthy", "adam", 1e-2, {}),
+    "digits adam lr 1e-3 is healthy": ("healthy", "adam", 1e-3, {"data": "digits", "num_epochs": 10}),
+    "sgd lr 1.5 plateaus high": ("plateau high", "sgd", 1.5, {}),
+    "digits adam lr 0.1 on batches of 16 plateaus high": ("plateau high", "adam", 0.1, {"data": "digits", "num_epochs": 10, "batch_size": 16}),
+    "sgd lr 4 dies": ("dead", "sgd", 4.0, {}),
+    "digits momentum lr 3 dies": ("dead", "sgd", 3.0, {"momentum": 0.9, "data": "digits", "num_epochs": 10}),
+    "a 2-unit model underfits": ("underfitting", "adam", 1e-2, {"model": lambda: models.MLP(2, 2, width=2, depth=1)}),
+    "a big MLP on 60 digits overfits": ("overfitting", "adam", 3e-3, {"data": "digits", "model": big_mlp, "num_epochs": 60,
+                                                                       "batch_size": 20, "num_samples": 60}),
 }
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("case", REAL)
-def test_real_runs(case):
-    label, make_run = REAL[case]
-    result = diagnosis.diagnose(make_run())
+def test_real_runs(case, variant):
+    label, optimizer, lr, options = REAL[case]
+    seed, nudge = VARIANTS[variant]
+    result = diagnosis.diagnose(run(optimizer, lr, seed=seed, nudge=nudge, **options))
     assert result.label == label, result
 
 
+def test_a_dead_network_is_told_to_lower_the_lr_and_a_too_small_lr_to_raise_it():
+    dead = diagnosis.diagnose(run("sgd", 3.0, momentum=0.9, data="digits", num_epochs=10))
+    assert dead.details["end"] >= 0.9 * dead.details["first"] and "lower it" in dead.sentence
+    assert "dead" in diagnosis.TOO_LARGE and "too slow" not in diagnosis.TOO_LARGE
+    slow = diagnosis.diagnose(run("sgd", 1e-3, data="digits", num_epochs=10))
+    assert "Raise it" in slow.sentence
+
+
 def test_real_overfitting_turns_where_the_validation_loss_is_lowest():
-    history = REAL["a big MLP on 60 digits overfits"][1]()
+    history = run("adam", 3e-3, data="digits", model=big_mlp, num_epochs=60, batch_size=20, num_samples=60)
     result = diagnosis.diagnose(history)
     assert result.details["turning_epoch"] == history.best("valid_loss")[0]
     assert history.epoch["valid_loss"][-1] > 1.1 * history.best("valid_loss")[1]

@@ -29,6 +29,27 @@ def test_the_labels_follow_the_learning_rate(optimizer, lr, label):
     assert le.compute(optimizer, lr)["label"] == label
 
 
+@pytest.mark.parametrize("optimizer", le.OPTIMIZERS.values())
+def test_every_sweep_reads_too_slow_then_healthy_then_too_large(optimizer):
+    """The labels form three regions in this order; inside the last one they may mix (chaos), but a member
+    past the edge is never called too slow, and no label left of the healthy region is anything else."""
+    labels = [le.compute(optimizer, lr)["label"] for lr in le.grid()]
+    healthy = labels.index("healthy")
+    assert set(labels[:healthy]) == {"too slow"} and labels[-1] == "diverged"
+    assert set(labels[healthy:]) <= {"healthy", *diagnosis.TOO_LARGE}, labels
+
+
+@pytest.mark.parametrize("optimizer", le.OPTIMIZERS.values())
+def test_a_nudge_of_1e_7_changes_labels_only_from_the_healthy_region_on(optimizer):
+    """The chaos past the edge of stability, measured: the same sweep with every initial weight + 1e-7
+    (about another CPU's rounding) keeps every label of the too slow region."""
+    plain, nudged = le.sweep_of(optimizer), le.sweep_of(optimizer, nudge=1e-7)
+    assert le.sweep_of(optimizer, nudge=1e-7) is nudged and nudged.losses[0] != plain.losses[0]
+    labels = [[diagnosis.diagnose(h).label for h in sweep.histories()] for sweep in (plain, nudged)]
+    changed = [k for k, (a, b) in enumerate(zip(*labels)) if a != b]
+    assert all(k >= labels[0].index("healthy") for k in changed), (changed, labels)
+
+
 def test_explorer_controls_redraw_curve_diagnosis_and_marker():
     box = le.explorer(optimizer="momentum", lr=1e-3)
     fig = box.figure.fig
@@ -54,6 +75,7 @@ def test_explorer_controls_redraw_curve_diagnosis_and_marker():
 @pytest.mark.parametrize("call, word", [
     (lambda: le.compute("adam", -1.0), "lr"), (lambda: le.compute("rmsprop", 0.1), "optimizer"),
     (lambda: le.explorer(lr=100.0), "lr"), (lambda: le.explorer(optimizer="adamw"), "optimizer"),
+    (lambda: le.sweep_of("sgd", nudge=0.1), "nudge"),
 ])
 def test_bad_input_names_the_argument(call, word):
     with pytest.raises(ValueError, match=word):

@@ -5,6 +5,9 @@ For each optimizer, one vectorised sweep (:func:`course_lib.sweep.run_sweep`) tr
 and batches. The slider snaps to that grid, so the curve shown is a member of the sweep: moving it
 only redraws. Left: that member's loss per update, titled with :func:`course_lib.diagnosis.diagnose`'s
 label, its sentence beneath; right: every member's final training loss against its lr, this lr marked.
+Left of the best lrs the labels run "too slow", then "healthy"; past the edge of stability the runs
+are chaotic (``sweep_of(..., nudge=1e-7)`` ends elsewhere), so which too-large label a member gets
+there, or whether it ends healthy, can change from one lr to the next: read that region as a whole.
 
 >>> result = compute("adam", 1e-2)
 >>> result["label"], round(result["lr"], 4)
@@ -29,18 +32,33 @@ def grid() -> list[float]:
     return log_grid(LOW, HIGH, round(math.log10(HIGH / LOW) * STEPS_PER_DECADE) + 1)
 
 
-
 @lru_cache(maxsize=8)
-def sweep_of(optimizer: str, seed: int = 0):
-    """The :class:`~course_lib.sweep.SweepResult` over :func:`grid` for one optimizer (computed once, then cached)."""
+def sweep_of(optimizer: str, seed: int = 0, nudge: float = 0.0):
+    """The :class:`~course_lib.sweep.SweepResult` over :func:`grid` for one optimizer (computed once, then cached).
+
+    ``nudge`` adds that number to every initial weight: ``1e-7`` is about what another CPU's rounding
+    changes, so comparing with ``nudge=0`` shows which members are chaotic (past the edge of stability).
+    """
+    import torch
+
     from .. import datasets, models, sweep
 
     if optimizer not in OPTIMIZERS.values():
         raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS.values())}, got {optimizer!r}")
+    if not (isinstance(nudge, (int, float)) and not isinstance(nudge, bool) and abs(nudge) < 1e-3):
+        raise ValueError(f"nudge must be a number smaller than 1e-3 in size (1e-7 is typical), got {nudge!r}")
+
+    def model():
+        net = models.MLP(2, 2, width=64, depth=2)
+        with torch.no_grad():
+            for parameter in net.parameters():
+                parameter.add_(nudge)
+        return net
+
     X, y = datasets.make_spirals(NUM_SAMPLES, seed=seed)
     with thread_policy():
-        return sweep.run_sweep(lambda: models.MLP(2, 2, width=64, depth=2), X, y, optimizer, lrs=grid(),
-                               num_steps=NUM_STEPS, batch_size=BATCH_SIZE, seed=seed, device="cpu")
+        return sweep.run_sweep(model, X, y, optimizer, lrs=grid(), num_steps=NUM_STEPS, batch_size=BATCH_SIZE,
+                               seed=seed, device="cpu")
 
 
 def compute(optimizer: str = "momentum", lr: float = 0.05, seed: int = 0) -> dict:
