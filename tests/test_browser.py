@@ -31,7 +31,7 @@ ARTIFACTS = ROOT / "artifacts" / "browser"
 # The learning rate explorer belongs to notebook 02. Until 02 shows it (a code cell mentions "lr_explorer"),
 # notebook 00 stands in: its `lr_demo` widget has the same kind of log slider labelled "learning rate".
 # Each entry: (notebook, a word in the code cell that shows the widget); the first one present is tested.
-LR_NOTEBOOKS = [("02_learning_rate_and_warmup.ipynb", "lr_explorer"), ("00_start_here.ipynb", "lr_demo")]
+LR_NOTEBOOKS = [("02a_learning_rate_and_loss_curves.ipynb", "lr_explorer"), ("00_start_here.ipynb", "lr_demo")]
 VOILA_NOTEBOOK = "00_start_here.ipynb"  # Voila runs the whole notebook before it shows the page: the shortest one
 LR_LABEL = re.compile(r"learning rate|^\s*lr\b", re.IGNORECASE)  # the slider's description
 KEY_PRESSES = 3  # arrow presses on the slider: three value changes, like a short drag
