@@ -71,8 +71,9 @@ def test_only_a_history_is_accepted():
 
 # ---------------------------------------------------------------- real runs, learning rates picked for each case
 # A label must hold for seeds 0, 1 and 2, and when every initial weight is nudged by 1e-7: about what another
-# CPU's rounding changes. Past the edge of stability a nudge like that sends a run elsewhere (chaos), so a
-# case whose label it can change is no portable test: each case below was checked on all four variants.
+# CPU's rounding changes. Past the edge of stability a nudge like that sends a run elsewhere (chaos): there only
+# the region is portable, so such a case accepts every too-large label (sgd lr 1.5 ends 'dead' instead of
+# 'plateau high' with ATEN_CPU_CAPABILITY=default). Each case was checked on all four variants and that setting.
 digits = datasets.load_digits_split()
 VARIANTS = {"seed 0": (0, 0.0), "seed 0 nudged 1e-7": (0, 1e-7), "seed 1": (1, 0.0), "seed 2": (2, 0.0)}
 
@@ -97,7 +98,7 @@ def big_mlp():
     return models.MLP(64, 10, width=256)
 
 
-REAL = {  # case: (label, optimizer, lr, options of run), each a real Trainer run on spirals or digits
+REAL = {  # case: (label or accepted labels, optimizer, lr, options of run), each a real Trainer run on spirals or digits
     "sgd lr 20 diverges": ("diverged", "sgd", 20.0, {}),
     "adam lr 0.2 explodes at the start": ("exploded", "adam", 0.2, {}),
     "sgd lr 1e-3 is too slow": ("too slow", "sgd", 1e-3, {}),
@@ -105,7 +106,7 @@ REAL = {  # case: (label, optimizer, lr, options of run), each a real Trainer ru
     "momentum lr 0.05 is healthy": ("healthy", "sgd", 0.05, {"momentum": 0.9}),
     "adam lr 1e-2 is healthy": ("healthy", "adam", 1e-2, {}),
     "digits adam lr 1e-3 is healthy": ("healthy", "adam", 1e-3, {"data": "digits", "num_epochs": 10}),
-    "sgd lr 1.5 plateaus high": ("plateau high", "sgd", 1.5, {}),
+    "sgd lr 1.5 is too large (chaotic)": (diagnosis.TOO_LARGE, "sgd", 1.5, {}),
     "digits adam lr 0.1 on batches of 16 plateaus high": ("plateau high", "adam", 0.1, {"data": "digits", "num_epochs": 10, "batch_size": 16}),
     "sgd lr 4 dies": ("dead", "sgd", 4.0, {}),
     "digits momentum lr 3 dies": ("dead", "sgd", 3.0, {"momentum": 0.9, "data": "digits", "num_epochs": 10}),
@@ -121,7 +122,7 @@ def test_real_runs(case, variant):
     label, optimizer, lr, options = REAL[case]
     seed, nudge = VARIANTS[variant]
     result = diagnosis.diagnose(run(optimizer, lr, seed=seed, nudge=nudge, **options))
-    assert result.label == label, result
+    assert result.label in ((label,) if isinstance(label, str) else label), result
 
 
 def test_a_dead_network_is_told_to_lower_the_lr_and_a_too_small_lr_to_raise_it():

@@ -104,7 +104,7 @@ def draw(result: dict, fig) -> list:
     right.axvline(result["lr"], color="tab:orange", lw=1)
     right.set(xscale="log", yscale="log", xlabel="learning rate (log scale)", ylabel="final training loss",
               title=f"the sweep: {len(result['lrs'])} lrs, {NUM_STEPS} updates each")
-    right.legend(loc="upper left", fontsize=8)
+    right.legend(loc="lower left", fontsize=8)
     for ax in (left, right):
         _plain_log_ticks(ax)
     right.xaxis.set_minor_locator(NullLocator())
