@@ -1,8 +1,8 @@
-"""Optimizer paths: SGD, SGD + momentum and Adam walking down a 2-D loss surface, over its contours.
+"""Optimizer paths: SGD, heavy-ball and Nesterov momentum, and Adam walking down a 2-D loss surface.
 
 Each path is a real ``torch.optim`` run on a tensor of two parameters (the point ``w``) from the same
-start. SGD and SGD + momentum share one lr; Adam has its own (``adam_lr``, the same lr when not given),
-since its step is about ``lr`` long whatever the gradient's size. Two surfaces:
+start. SGD and both momentum methods share one lr and one momentum; Adam has its own (``adam_lr``, the
+same lr when not given), since its step is about ``lr`` long whatever the gradient's size. Two surfaces:
 
 - ``valley``: an ill-conditioned quadratic ``f(w) = (w1^2 + 20 w2^2) / 2``, steep across, shallow
   along; plain gradient descent is stable only for ``lr < 2 / 20`` and zigzags across well before that;
@@ -11,7 +11,7 @@ since its step is about ``lr`` long whatever the gradient's size. Two surfaces:
 
 >>> result = paths("valley", lr=0.05, momentum=0.9, num_steps=100)
 >>> sorted(result), result["SGD"]["x"][0] == result["Adam"]["x"][0]
-(['Adam', 'SGD', 'SGD + momentum'], True)
+(['Adam', 'SGD', 'SGD + Nesterov', 'SGD + momentum'], True)
 """
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ SURFACES = {  # name: (start point, minimum, plot window (x0, x1, y0, y1))
     "valley": ((-4.0, 1.0), (0.0, 0.0), (-4.5, 1.5, -1.6, 1.6)),
     "rosenbrock": ((-1.5, 2.0), (1.0, 1.0), (-2.0, 2.0, -1.0, 3.0)),
 }
-OPTIMIZERS = ("SGD", "SGD + momentum", "Adam")
+OPTIMIZERS = ("SGD", "SGD + momentum", "SGD + Nesterov", "Adam")
+# Drawn in this order: SGD as a wide pale band underneath, so that a path the others follow stays visible.
+STYLES = {"SGD": dict(color="tab:blue", linewidth=4, alpha=0.45), "SGD + momentum": dict(color="tab:orange", linewidth=1.6),
+          "SGD + Nesterov": dict(color="tab:red", linewidth=1.2), "Adam": dict(color="tab:green", linewidth=1.2)}
 BLOW_UP = 1e6  # a point this far out has diverged: its path stops there
 
 
@@ -47,30 +50,40 @@ def _paths(surface, lr, momentum, num_steps, adam_lr) -> dict:
     import torch
 
     makers = {"SGD": lambda p: torch.optim.SGD(p, lr=lr), "SGD + momentum": lambda p: torch.optim.SGD(p, lr=lr, momentum=momentum),
+              "SGD + Nesterov": lambda p: torch.optim.SGD(p, lr=lr, momentum=momentum, nesterov=momentum > 0),
               "Adam": lambda p: torch.optim.Adam(p, lr=adam_lr)}
-    out = {}
-    for name, make in makers.items():
-        w = torch.tensor(SURFACES[surface][0], dtype=torch.float64, requires_grad=True)
-        optimizer = make([w])
-        xs, ys, losses, diverged_at = [], [], [], None
-        for step in range(num_steps + 1):
-            value = loss(surface, w)
-            (x, y), value_now = w.detach().tolist(), value.item()
-            xs.append(x), ys.append(y), losses.append(value_now)
-            if not (math.isfinite(value_now) and max(abs(x), abs(y)) < BLOW_UP):
-                diverged_at = step
-                break
-            if step < num_steps:
-                optimizer.zero_grad()
-                value.backward()
-                optimizer.step()
-        out[name] = {"x": tuple(xs), "y": tuple(ys), "loss": tuple(losses), "diverged_at": diverged_at}
-    return out
+    points = {name: torch.tensor(SURFACES[surface][0], dtype=torch.float64, requires_grad=True) for name in OPTIMIZERS}
+    optimizers = {name: makers[name]([points[name]]) for name in OPTIMIZERS}
+    out = {name: {"x": [], "y": [], "loss": [], "diverged_at": None} for name in OPTIMIZERS}
+    moving = list(OPTIMIZERS)
+    for step in range(num_steps + 1):
+        # One forward and one backward for all the points still moving (the sum's gradient for each point
+        # is that point's own gradient): four separate backward calls would take most of a widget's time.
+        values = loss(surface, torch.stack([points[name] for name in moving], dim=1))  # (len(moving),)
+        coordinates, heights = torch.stack([points[name].detach() for name in moving]).tolist(), values.tolist()
+        keep = []
+        for k, (name, (x, y), height) in enumerate(zip(moving, coordinates, heights)):
+            path = out[name]
+            path["x"].append(x), path["y"].append(y), path["loss"].append(height)
+            if math.isfinite(height) and max(abs(x), abs(y)) < BLOW_UP:
+                keep.append(k)
+            else:
+                path["diverged_at"] = step
+        if step == num_steps or not keep:
+            break
+        for name in moving:
+            optimizers[name].zero_grad()
+        values[keep].sum().backward()
+        moving = [moving[k] for k in keep]
+        for name in moving:
+            optimizers[name].step()
+    return {name: {"x": tuple(path["x"]), "y": tuple(path["y"]), "loss": tuple(path["loss"]), "diverged_at": path["diverged_at"]}
+            for name, path in out.items()}
 
 
 def compute(surface: str = "valley", lr: float = 0.08, momentum: float = 0.9, num_steps: int = 200,
             adam_lr: float | None = None) -> dict:
-    """The three paths plus the contour grid of the surface and the settings: plain data for :func:`draw`."""
+    """The four paths plus the contour grid of the surface and the settings: plain data for :func:`draw`."""
     return {"surface": surface, "lr": lr, "momentum": momentum, "num_steps": num_steps,
             "adam_lr": lr if adam_lr is None else adam_lr,
             "paths": paths(surface, lr, momentum, num_steps, adam_lr), "grid": _grid(surface)}
@@ -86,25 +99,30 @@ def _grid(surface: str, size: int = 120) -> dict:
 
 
 def draw(result: dict, fig):
-    """Contours of the surface (log-spaced levels) and the paths, each from its start to its last point."""
+    """Contours of the surface (log-spaced levels), the paths from the start, and a dot where each one ends."""
     import numpy as np
 
     ax = fig.add_subplot(1, 1, 1)
-    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.11, top=0.92)  # fixed margins: tight_layout is slow
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.26, top=0.93)  # fixed margins (tight_layout is slow); legend below
     grid = result["grid"]
     levels = np.geomspace(max(grid["Z"].min(), 1e-3), grid["Z"].max(), 14)
     ax.contour(grid["X"], grid["Y"], grid["Z"], levels=levels, colors="0.75", linewidths=0.8)
     start, minimum, (x0, x1, y0, y1) = SURFACES[result["surface"]]
-    for name, color in zip(OPTIMIZERS, ("tab:blue", "tab:orange", "tab:green")):
-        path = result["paths"][name]
+    for name in OPTIMIZERS:
+        path, style = result["paths"][name], STYLES[name]
         end = "diverged" if path["diverged_at"] is not None else f"loss {path['loss'][-1]:.2g}"
-        ax.plot(path["x"], path["y"], ".-", color=color, markersize=3, linewidth=1, label=f"{name}: {end}")
-    ax.plot(*start, "ko", markersize=6)
+        shown = len(path["x"])
+        if path["diverged_at"] is not None:  # up to where it leaves the window: the rest is off the picture anyway
+            shown = next((i + 1 for i, (x, y) in enumerate(zip(path["x"], path["y"])) if not (x0 <= x <= x1 and y0 <= y <= y1)), shown)
+        ax.plot(path["x"][:shown], path["y"][:shown], ".-", markersize=3, label=f"{name}: {end}", **style)
+        if path["diverged_at"] is None:
+            ax.plot(path["x"][-1], path["y"][-1], "o", color=style["color"], markersize=8, markeredgecolor="black", zorder=6)
+    ax.plot(*start, "ko", markersize=6, label="start")
     ax.plot(*minimum, "k*", markersize=12, label="minimum")
     ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="w1", ylabel="w2",
            title=f"{result['surface']}: {result['num_steps']} steps, lr {result['lr']:.2g} (momentum {result['momentum']:g}), "
                  f"Adam lr {result['adam_lr']:.2g}")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3, fontsize=8)
     return [ax]
 
 
@@ -138,7 +156,7 @@ def explorer(surface: str = "valley", lr: float = 0.08, momentum: float = 0.9, a
         draw(result, fig)
         return describe(result)
 
-    return connect(controls, LiveFigure(render, figsize=(7, 5), height="520px"))
+    return connect(controls, LiveFigure(render, figsize=(7, 5.6), height="580px"))
 
 
 def _check(surface, lr, momentum, num_steps, adam_lr) -> None:
