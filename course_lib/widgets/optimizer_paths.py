@@ -99,14 +99,15 @@ def _grid(surface: str, size: int = 120) -> dict:
 
 
 def draw(result: dict, fig):
-    """Contours of the surface (log-spaced levels), the paths from the start, and a dot where each one ends."""
+    """The surface in bands of log-spaced height, the paths from the start, and a dot where each one ends."""
     import numpy as np
 
     ax = fig.add_subplot(1, 1, 1)
     fig.subplots_adjust(left=0.1, right=0.98, bottom=0.26, top=0.93)  # fixed margins (tight_layout is slow); legend below
     grid = result["grid"]
-    levels = np.geomspace(max(grid["Z"].min(), 1e-3), grid["Z"].max(), 14)
-    ax.contour(grid["X"], grid["Y"], grid["Z"], levels=levels, colors="0.75", linewidths=0.8)
+    levels = np.geomspace(max(grid["Z"].min(), 1e-3), grid["Z"].max(), 14)  # filled bands, lighter downhill: a small PNG
+    ax.contourf(grid["X"], grid["Y"], grid["Z"], levels=levels, colors=[str(v) for v in np.linspace(1.0, 0.72, len(levels) - 1)],
+                extend="min")
     start, minimum, (x0, x1, y0, y1) = SURFACES[result["surface"]]
     for name in OPTIMIZERS:
         path, style = result["paths"][name], STYLES[name]
