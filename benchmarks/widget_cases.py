@@ -13,8 +13,8 @@ CASES = {
         {"s": 0.5}, {"s": 1.5}, {"photo": "coffee"}, {"seed": 1}, {"s": 2.5}, {"photo": "chelsea"}, {"s": 0.5},
     ],
     "capacity_explorer": [
-        {"width": 32}, {"weight_decay": 0.1}, {"dropout": 0.5}, {"train_size": 800}, {"label_noise": 0.0},
-        {"width": 256}, {"train_size": 300}, {"width": 32},
+        {"width": 32}, {"weight_decay": 1.0}, {"dropout": 0.5}, {"train_size": 1079}, {"label_noise": 0.0},
+        {"width": 256}, {"train_size": 300}, {"weight_decay": 0.0}, {"width": 32},
     ],
     "early_stopping_explorer": [
         {"patience": 2}, {"patience": 12}, {"min_delta": 0.01}, {"noise": 0.15}, {"seed": 3}, {"patience": 2},

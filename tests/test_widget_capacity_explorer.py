@@ -1,9 +1,9 @@
 import pytest
+import torch
 
+from course_lib import datasets, experiments, models
 from course_lib.widgets import capacity_explorer
 from conftest import WIDGET_CASES
-
-EPOCHS = 4  # short runs: the test checks the wiring, the notebook the lesson
 
 
 def lines(box):
@@ -12,38 +12,69 @@ def lines(box):
 
 
 def test_compute_returns_curves_and_caches_by_grid_point():
-    result = capacity_explorer.compute(width=30, weight_decay=0.0, dropout=0.0, train_size=110, label_noise=0.0,
-                                       num_epochs=EPOCHS)
+    result = capacity_explorer.compute(width=30, weight_decay=0.0, dropout=0.0, train_size=110, label_noise=0.0)
     assert result["width"] == 32 and result["train_size"] == 100  # snapped to the grid
-    assert result["epoch"] == [1, 2, 3, 4]
+    assert result["update"] == list(range(10, 401, 10)) and result["epochs"] == 100  # 400 updates of 4 batches per epoch
     for key in ("train_loss", "valid_loss", "train_accuracy", "valid_accuracy"):
-        assert len(result[key]) == EPOCHS and all(isinstance(v, float) for v in result[key])
+        assert len(result[key]) == 40 and all(isinstance(v, float) for v in result[key])
     assert result["valid_loss"][-1] < result["valid_loss"][0]  # it learns
-    again = capacity_explorer.compute(width=33, weight_decay=0.0, dropout=0.01, train_size=100, label_noise=0.0,
-                                      num_epochs=EPOCHS)
+    again = capacity_explorer.compute(width=33, weight_decay=0.001, dropout=0.01, train_size=100, label_noise=0.0)
     assert again["valid_loss"] == result["valid_loss"] and again["seconds"] == result["seconds"]  # same cached run
 
 
-def test_snap_keeps_log_slider_steps_apart():
-    values = [10 ** (-5 + i / 4) for i in range(22)]  # what the weight-decay slider sends
-    decays = [capacity_explorer.snap(64, v, 0.0, 300, 0.0)[1] for v in values]
-    assert len(set(decays)) == len(values)
+def test_default_view_overfits_like_the_lessons_baseline():
+    """Issue 13: the default view shows the lesson's overfitting (its settings: 300 digits, 20% wrong, width 256, 400 updates)."""
+    result = capacity_explorer.compute()
+    lowest = min(result["valid_loss"])
+    assert result["valid_loss"].index(lowest) < 20 and result["valid_loss"][-1] > 1.2 * lowest
+    assert result["train_accuracy"][-1] - result["valid_accuracy"][-1] > 0.05
+
+
+def test_default_view_is_the_trainer_run_of_the_same_settings():
+    """The widget's own loop does what Trainer does: the same curve up to rounding (fused AdamW, another loop)."""
+    result = capacity_explorer.compute(seed=1)
+    X, y, X_valid, y_valid = capacity_explorer._data(300, 0.2, 1)
+    split = experiments.digits_split()
+    data = datasets.DataSplit(X, y, X_valid, y_valid, split.X_test, split.y_test)
+    trainer = experiments.train_digits(3e-3, 40, optimizer="adam", seed=1, width=256, batch_size=32, data=data, device="cpu")
+    assert max(abs(a - b) for a, b in zip(result["valid_loss"], trainer.history.epoch["valid_loss"])) < 1e-3
+
+
+def test_weight_decay_spares_biases_and_norm_parameters():
+    model = models.MLP(64, 10, width=8, batch_norm=True)
+    decayed, spared = capacity_explorer.decay_groups(model, 0.5)
+    assert decayed["weight_decay"] == 0.5 and spared["weight_decay"] == 0.0
+    assert all(p.dim() == 2 for p in decayed["params"]) and len(decayed["params"]) == 3
+    assert all(p.dim() == 1 for p in spared["params"]) and len(spared["params"]) == 3 + 2 * 2  # biases, BN scales and shifts
+    biases = [p.detach().clone() for p in spared["params"]]
+    optimizer = torch.optim.AdamW(capacity_explorer.decay_groups(model, 0.5), lr=0.1)
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)  # no data gradient: only the decay moves a parameter
+    optimizer.step()
+    assert all(torch.equal(before, after) for before, after in zip(biases, spared["params"]))
+
+
+def test_snap_maps_every_value_to_a_grid_point():
     assert capacity_explorer.snap(64, 0.0, 0.33, 300, 0.2) == (64, 0.0, 0.35, 300, 0.2)
+    assert capacity_explorer.snap(64, 0.004, 0.0, 300, 0.2)[1] == 0.0  # below half the smallest decay: none
+    assert capacity_explorer.snap(64, 0.012, 0.0, 300, 0.2)[1] == 0.01
+    assert [capacity_explorer.snap(64, d, 0.0, 300, 0.2)[1] for d in capacity_explorer.WEIGHT_DECAYS] == \
+        list(capacity_explorer.WEIGHT_DECAYS)
 
 
-@pytest.mark.parametrize("bad", [{"width": 0}, {"width": "wide"}, {"weight_decay": -1.0}, {"dropout": 1.0},
-                                 {"train_size": -5}, {"label_noise": 0.3}, {"num_epochs": 0}])
+@pytest.mark.parametrize("bad", [{"width": 0}, {"width": "wide"}, {"weight_decay": -1.0}, {"weight_decay": 100.0},
+                                 {"dropout": 1.0}, {"train_size": -5}, {"label_noise": 0.3}, {"seed": -1}])
 def test_bad_input_names_the_argument(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         capacity_explorer.compute(**bad)
 
 
 def test_explorer_redraws_when_a_control_moves():
-    box = capacity_explorer.explorer(width=16, weight_decay=1e-5, dropout=0.0, train_size=100, label_noise=0.0,
-                                     num_epochs=EPOCHS)
+    box = capacity_explorer.explorer(width=16, weight_decay=0.0, dropout=0.0, train_size=100, label_noise=0.0)
     assert set(box.controls) == {"width", "weight_decay", "dropout", "train_size", "label_noise"}
     first, count = lines(box), len(box.figure.log)
-    assert len(first) == 4 and all(len(y) == EPOCHS for y in first.values())
+    curves = {key: y for key, y in first.items() if "lowest" not in key[1]}
+    assert len(curves) == 4 and all(len(y) == 40 for y in curves.values())
 
     box.controls["width"].value = 128
     wider = lines(box)
@@ -54,11 +85,12 @@ def test_explorer_redraws_when_a_control_moves():
     assert lines(box) != wider and "300 samples" in box.figure.text
 
     box.controls["label_noise"].value = 0.4
-    assert "40% noisy labels" in box.figure.text
+    assert "40% wrong labels" in box.figure.text
 
     box.controls["dropout"].value = 0.5
     box.controls["weight_decay"].value = 0.1
-    assert "dropout 0.5" in box.figure.text and len(box.figure.log) == count + 5
+    assert "dropout 0.5" in box.figure.text and "weight decay 0.1" in box.figure.text
+    assert len(box.figure.log) == count + 5
 
     shown = lines(box)
     box.controls["dropout"].value = 0.0
@@ -67,6 +99,6 @@ def test_explorer_redraws_when_a_control_moves():
 
 
 def test_latency_cases_name_real_controls():
-    box = capacity_explorer.explorer(num_epochs=2, train_size=50)
+    box = capacity_explorer.explorer()
     for case in WIDGET_CASES["capacity_explorer"]:
         assert set(case) <= set(box.controls)
