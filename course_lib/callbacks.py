@@ -14,7 +14,7 @@ HOOKS = (
     "on_batch_end",        # after the optimizer step; trainer.last_loss holds the batch loss
     "on_validation_end",   # trainer.last_metrics holds this epoch's train and validation numbers
     "on_epoch_end",        # after the epoch is logged; set trainer.should_stop = True to stop
-    "on_fit_end",          # always runs, also after divergence or an interrupt
+    "on_fit_end",          # always runs, also after divergence, an interrupt or an error (history.status)
 )
 
 
@@ -54,3 +54,15 @@ class LambdaCallback(Callback):
             if not callable(function):
                 raise ValueError(f"{name} must be callable, got {function!r}")
             setattr(self, name, function)
+
+
+def active_hooks(callbacks) -> dict[str, list]:
+    """For each hook, the bound methods of the callbacks that really override it.
+
+    The loop calls only these: a call to a no-op hook would cost time on every batch.
+    """
+    return {name: [getattr(c, name) for c in callbacks if _overrides(c, name)] for name in HOOKS}
+
+
+def _overrides(callback: Callback, hook: str) -> bool:
+    return hook in vars(callback) or getattr(type(callback), hook) is not getattr(Callback, hook)

@@ -11,21 +11,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .validate import check_choice, check_int, check_number
+
 
 def _generator(seed: int) -> torch.Generator:
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator().manual_seed(check_int("seed", seed, 0))
 
 
 def _check_positive_int(name: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    check_int(name, value, 1)
 
 
 def _check_noise(noise) -> None:
-    if not (isinstance(noise, (int, float)) and noise >= 0):
-        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+    check_number("noise", noise, 0)
 
 
 def make_spirals(n_samples: int = 1000, noise: float = 0.2, turns: float = 1.5, seed: int = 0):
@@ -35,6 +33,7 @@ def make_spirals(n_samples: int = 1000, noise: float = 0.2, turns: float = 1.5, 
     """
     _check_positive_int("n_samples", n_samples)
     _check_noise(noise)
+    check_number("turns", turns, 0, include_low=False)  # 0 turns would divide by zero: all-NaN inputs
     g = _generator(seed)
     y = torch.arange(n_samples) % 2
     t = torch.rand(n_samples, generator=g).sqrt() * turns * 2 * math.pi  # radius grows with angle
@@ -101,8 +100,7 @@ def split_tensors(X, y, valid_fraction: float = 0.2, test_fraction: float = 0.2,
     if len(X) != len(y):
         raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
     for name, value in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
-        if not 0 <= value < 1:
-            raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+        check_number(name, value, 0, 1, include_high=False)
     if valid_fraction + test_fraction >= 1:
         raise ValueError("valid_fraction + test_fraction must be < 1, leaving data to train on")
     order = torch.randperm(len(X), generator=_generator(seed))
@@ -119,6 +117,9 @@ def load_digits_split(images: bool = False, valid_fraction: float = 0.2, test_fr
     """
     from sklearn.datasets import load_digits
 
+    check_choice("images", images, (True, False))
+    for name, value in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
+        check_number(name, value, 0, 1, include_high=False)  # before the (slow) load
     digits = load_digits()
     X = torch.tensor(digits.images / 16.0, dtype=torch.float32)  # (N, 8, 8)
     X = X.unsqueeze(1) if images else X.flatten(1)

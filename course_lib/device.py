@@ -12,6 +12,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from .validate import check_int
+
 DEVICE_KINDS = ("cuda", "mps", "cpu")
 
 
@@ -47,8 +49,7 @@ def _mps_available() -> bool:
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (every device) in one call, so a run can be repeated exactly."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    check_int("seed", seed, 0)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA and MPS device

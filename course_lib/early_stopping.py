@@ -10,6 +10,7 @@ import math
 
 from .callbacks import Callback
 from .statuses import ENDED_NORMALLY
+from .validate import check_choice, check_int, check_number
 
 
 class EarlyStopping(Callback):
@@ -34,12 +35,12 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "valid_loss", mode: str = "min", patience: int = 5,
                  min_delta: float = 0.0, restore_best_weights: bool = True):
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' (for a loss) or 'max' (for an accuracy), got {mode!r}")
-        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
-            raise ValueError(f"patience must be an int >= 0, got {patience!r}")
-        if not (isinstance(min_delta, (int, float)) and min_delta >= 0):
-            raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
+        if not isinstance(monitor, str):
+            raise ValueError(f"monitor must be the name of a logged metric, such as 'valid_loss', got {monitor!r}")
+        check_choice("mode", mode, ("min", "max"))  # min for a loss, max for an accuracy
+        check_int("patience", patience, 0)
+        check_number("min_delta", min_delta, 0)
+        check_choice("restore_best_weights", restore_best_weights, (True, False))
         self.monitor, self.mode, self.patience, self.min_delta = monitor, mode, patience, min_delta
         self.restore_best_weights = restore_best_weights
         self.reset()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from .validate import check_int
+
 
 class DeviceLoader:
     """Iterate ``(inputs, targets)`` batches of tensors kept on ``device``.
@@ -24,12 +26,14 @@ class DeviceLoader:
                  drop_last: bool = False, seed: int = 0, device: torch.device | str | None = None):
         if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
             raise ValueError("X and y must be tensors")
+        if X.dim() == 0 or y.dim() == 0:
+            raise ValueError(f"X and y must have a first dimension (one row per sample), got shapes {tuple(X.shape)} and {tuple(y.shape)}")
         if len(X) != len(y):
             raise ValueError(f"X and y must have the same first dimension, got {len(X)} and {len(y)}")
         if len(X) == 0:
             raise ValueError("X must hold at least one sample")
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        check_int("batch_size", batch_size, 1)
+        check_int("seed", seed, 0)
         if drop_last and batch_size > len(X):
             raise ValueError(f"batch_size ({batch_size}) > number of samples ({len(X)}) with drop_last=True gives no batch")
         device = torch.device(device) if device is not None else X.device

@@ -33,6 +33,7 @@ from torch import nn
 from . import random_state, statuses
 from .callbacks import Callback
 from .trainer import Trainer
+from .validate import check_int, check_number, is_number
 
 SUGGESTIONS = ("steepest", "valley", "minimum/10")
 
@@ -236,13 +237,10 @@ def _check(model, optimizer, train_loader, start_lr, end_lr, num_steps, beta, st
         raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     if train_loader is None or not hasattr(train_loader, "__iter__"):
         raise ValueError(f"train_loader must be an iterable of (inputs, targets) batches, got {train_loader!r}")
-    if not (isinstance(start_lr, (int, float)) and isinstance(end_lr, (int, float)) and 0 < start_lr < end_lr < math.inf):
+    if not (is_number(start_lr) and is_number(end_lr) and 0 < start_lr < end_lr < math.inf):
         raise ValueError(f"start_lr and end_lr must satisfy 0 < start_lr < end_lr, got {start_lr!r} and {end_lr!r}")
-    if not isinstance(num_steps, int) or isinstance(num_steps, bool) or num_steps < 2:
-        raise ValueError(f"num_steps must be an int >= 2, got {num_steps!r}")
-    if not (isinstance(beta, (int, float)) and 0 <= beta < 1):
-        raise ValueError(f"beta must be in [0, 1), got {beta!r}")
-    if not (isinstance(stop_factor, (int, float)) and stop_factor > 1):
-        raise ValueError(f"stop_factor must be a number > 1, got {stop_factor!r}")
+    check_int("num_steps", num_steps, 2)
+    check_number("beta", beta, 0, 1, include_high=False)
+    check_number("stop_factor", stop_factor, 1, include_low=False)
     if not (isinstance(trainer_class, type) and issubclass(trainer_class, Trainer)):
         raise ValueError(f"trainer_class must be Trainer or a subclass of it, got {trainer_class!r}")

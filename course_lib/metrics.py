@@ -1,4 +1,8 @@
-"""Metrics take ``(outputs, targets)`` and return a 0-d tensor, so they stay on the device."""
+"""Metrics take ``(outputs, targets)`` and return a 0-d tensor, so they stay on the device.
+
+Over an epoch they are summed batch by batch, weighted by the batch's size, and divided once at the
+end: the sums stay on the device, so logging a metric costs no synchronisation per batch.
+"""
 from __future__ import annotations
 
 import torch
@@ -9,3 +13,23 @@ def accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     if outputs.dim() != 2 or targets.dim() != 1 or len(outputs) != len(targets):
         raise ValueError(f"accuracy expects outputs (B, C) and targets (B,), got {tuple(outputs.shape)} and {tuple(targets.shape)}")
     return (outputs.argmax(dim=1) == targets).float().mean()
+
+
+def add_batch(totals: dict, loss, outputs: torch.Tensor, targets: torch.Tensor, metrics: dict) -> None:
+    """Add one batch's ``loss`` (a float or a 0-d tensor) and ``metrics`` to ``totals``, weighted by its size."""
+    n = len(targets)
+    totals["count"], totals["loss"] = totals.get("count", 0) + n, totals.get("loss", 0.0) + loss * n
+    for name, metric in metrics.items():
+        totals[name] = totals.get(name, 0.0) + metric(outputs, targets).float() * n
+
+
+def means(totals: dict) -> dict[str, float]:
+    """The mean of every sum in ``totals`` over its ``count`` samples, as floats.
+
+    >>> totals = {}
+    >>> add_batch(totals, 1.0, torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), {})
+    >>> add_batch(totals, 4.0, torch.zeros(1, 3), torch.zeros(1, dtype=torch.long), {})
+    >>> means(totals)
+    {'loss': 2.0}
+    """
+    return {name: float(value) / totals["count"] for name, value in totals.items() if name != "count"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .validate import check_int, check_number
+
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "identity": nn.Identity}
 
 
@@ -13,14 +15,8 @@ def _activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
-def _check_int(name: str, value, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-
-
 def _check_dropout(dropout) -> None:
-    if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    check_number("dropout", dropout, 0, 1, include_high=False)
 
 
 class MLP(nn.Sequential):
@@ -32,10 +28,10 @@ class MLP(nn.Sequential):
 
     def __init__(self, in_features: int, out_features: int, width: int = 64, depth: int = 2,
                  activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False):
-        _check_int("in_features", in_features, 1)
-        _check_int("out_features", out_features, 1)
-        _check_int("width", width, 1)
-        _check_int("depth", depth, 0)
+        check_int("in_features", in_features, 1)
+        check_int("out_features", out_features, 1)
+        check_int("width", width, 1)
+        check_int("depth", depth, 0)
         _check_dropout(dropout)
         layers: list[nn.Module] = []
         size = in_features
@@ -56,9 +52,9 @@ class SmallCNN(nn.Module):
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 16, dropout: float = 0.0):
         super().__init__()
-        _check_int("in_channels", in_channels, 1)
-        _check_int("num_classes", num_classes, 1)
-        _check_int("width", width, 1)
+        check_int("in_channels", in_channels, 1)
+        check_int("num_classes", num_classes, 1)
+        check_int("width", width, 1)
         _check_dropout(dropout)
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),

@@ -5,6 +5,8 @@ from typing import Callable
 
 import torch
 
+from .validate import check_callable, check_number
+
 
 class Flooding:
     """``|loss - b| + b``: below the flood level ``b`` the gradient flips sign and lifts the loss back up.
@@ -14,10 +16,8 @@ class Flooding:
     """
 
     def __init__(self, loss_fn: Callable[..., torch.Tensor], level: float):
-        if not callable(loss_fn):
-            raise ValueError(f"loss_fn must be callable, got {loss_fn!r}")
-        if not (isinstance(level, (int, float)) and level >= 0):
-            raise ValueError(f"level must be a number >= 0, got {level!r}")
+        check_callable("loss_fn", loss_fn, "a callable (outputs, targets) -> loss tensor")
+        check_number("level", level, 0)
         self.loss_fn, self.level = loss_fn, float(level)
 
     def __call__(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

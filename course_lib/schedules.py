@@ -1,32 +1,27 @@
 """Learning-rate schedules as plain ``step -> lr`` callables.
 
 A schedule here is a small dataclass you can call, print and plot without an optimizer. Warm-up is
-one wrapper that composes with any of them. :func:`as_lambda_lr` hands any schedule to PyTorch's own
-``LambdaLR``, and :func:`trace` records what a PyTorch scheduler does, so a notebook can put the
-hand-written curve and the built-in one on the same axes.
+one wrapper that composes with any of them. The bridge to PyTorch's own schedulers lives in
+:mod:`course_lib.torch_schedules` and is reached from here too: :func:`as_lambda_lr` hands any
+schedule to ``LambdaLR``, and :func:`trace` records what a PyTorch scheduler does, so a notebook can
+put the hand-written curve and the built-in one on the same axes.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
-import torch
+from .torch_schedules import as_lambda_lr, as_scheduler, trace  # noqa: F401  (schedules.trace etc.)
+from .validate import check_callable, check_int, check_number
 
 
 def _check_lr(name: str, value) -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    check_number(name, value, 0, include_low=False)
 
 
-def _check_steps(name: str, value, minimum: int = 1) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-
-
-def _check_factor(name: str, value, low: float = 0.0, high: float = 1.0) -> None:
-    if not (isinstance(value, (int, float)) and low < value <= high):
-        raise ValueError(f"{name} must be in ({low}, {high}], got {value!r}")
+def _check_factor(name: str, value) -> None:
+    check_number(name, value, 0, 1, include_low=False)
 
 
 def _check_step(step) -> None:
@@ -56,7 +51,7 @@ class StepDecay:
 
     def __post_init__(self):
         _check_lr("lr", self.lr)
-        _check_steps("step_size", self.step_size)
+        check_int("step_size", self.step_size, 1)
         _check_factor("gamma", self.gamma)
 
     def __call__(self, step: int) -> float:
@@ -75,7 +70,8 @@ class MultiStep:
     def __post_init__(self):
         _check_lr("lr", self.lr)
         _check_factor("gamma", self.gamma)
-        if not self.milestones or any(not isinstance(m, int) or m <= 0 for m in self.milestones):
+        if not isinstance(self.milestones, (list, tuple)) or not self.milestones or any(
+                not isinstance(m, int) or isinstance(m, bool) or m <= 0 for m in self.milestones):
             raise ValueError(f"milestones must be a non-empty list of positive ints, got {self.milestones!r}")
         if list(self.milestones) != sorted(set(self.milestones)):
             raise ValueError(f"milestones must be strictly increasing, got {self.milestones!r}")
@@ -110,8 +106,7 @@ class InverseTime:
 
     def __post_init__(self):
         _check_lr("lr", self.lr)
-        if not (isinstance(self.k, (int, float)) and self.k >= 0):
-            raise ValueError(f"k must be a number >= 0, got {self.k!r}")
+        check_number("k", self.k, 0)
 
     def __call__(self, step: int) -> float:
         _check_step(step)
@@ -128,9 +123,8 @@ class Cosine:
 
     def __post_init__(self):
         _check_lr("lr", self.lr)
-        _check_steps("total_steps", self.total_steps)
-        if not 0 <= self.min_lr < self.lr:
-            raise ValueError(f"min_lr must be in [0, lr={self.lr}), got {self.min_lr!r}")
+        check_int("total_steps", self.total_steps, 1)
+        check_number("min_lr", self.min_lr, 0, self.lr, include_high=False)
 
     def __call__(self, step: int) -> float:
         _check_step(step)
@@ -149,10 +143,9 @@ class CosineRestarts:
 
     def __post_init__(self):
         _check_lr("lr", self.lr)
-        _check_steps("period", self.period)
-        _check_steps("period_mult", self.period_mult)
-        if not 0 <= self.min_lr < self.lr:
-            raise ValueError(f"min_lr must be in [0, lr={self.lr}), got {self.min_lr!r}")
+        check_int("period", self.period, 1)
+        check_int("period_mult", self.period_mult, 1)
+        check_number("min_lr", self.min_lr, 0, self.lr, include_high=False)
 
     def __call__(self, step: int) -> float:
         _check_step(step)
@@ -174,7 +167,7 @@ class OneCycle:
 
     def __post_init__(self):
         _check_lr("max_lr", self.max_lr)
-        _check_steps("total_steps", self.total_steps, 2)
+        check_int("total_steps", self.total_steps, 2)
         _check_factor("pct_start", self.pct_start)
         _check_lr("div_factor", self.div_factor)
         _check_lr("final_div_factor", self.final_div_factor)
@@ -206,9 +199,8 @@ class Warmup:
     start_factor: float = 0.1
 
     def __post_init__(self):
-        if not callable(self.schedule):
-            raise ValueError(f"schedule must be a step -> lr callable, got {self.schedule!r}")
-        _check_steps("warmup_steps", self.warmup_steps)
+        check_callable("schedule", self.schedule, "a step -> lr callable")
+        check_int("warmup_steps", self.warmup_steps, 1)
         _check_factor("start_factor", self.start_factor)
 
     def __call__(self, step: int) -> float:
@@ -221,8 +213,8 @@ class Warmup:
 
 def warmup_cosine(lr: float, warmup_steps: int, total_steps: int, start_factor: float = 0.1, min_lr: float = 0.0) -> Warmup:
     """Warm up for ``warmup_steps``, then cosine-decay so that the whole run is ``total_steps`` long."""
-    _check_steps("total_steps", total_steps)
-    _check_steps("warmup_steps", warmup_steps)
+    check_int("total_steps", total_steps, 1)
+    check_int("warmup_steps", warmup_steps, 1)
     if warmup_steps >= total_steps:
         raise ValueError(f"warmup_steps ({warmup_steps}) must be shorter than total_steps ({total_steps})")
     return Warmup(Cosine(lr, total_steps - warmup_steps, min_lr), warmup_steps, start_factor)
@@ -230,36 +222,5 @@ def warmup_cosine(lr: float, warmup_steps: int, total_steps: int, start_factor: 
 
 def lr_curve(schedule: Callable[[int], float], num_steps: int) -> list[float]:
     """The schedule's lr at steps 0 .. num_steps - 1, for plotting."""
-    _check_steps("num_steps", num_steps)
+    check_int("num_steps", num_steps, 1)
     return [float(schedule(step)) for step in range(num_steps)]
-
-
-def as_lambda_lr(optimizer: torch.optim.Optimizer, schedule: Callable[[int], float]) -> torch.optim.lr_scheduler.LambdaLR:
-    """Drive ``optimizer`` with ``schedule`` through PyTorch's ``LambdaLR``.
-
-    ``LambdaLR`` multiplies each group's initial lr by a factor; the factor here is
-    ``schedule(step) / initial lr of the first group``, so the first group follows the schedule and every
-    other group keeps its ratio to it (a head at 10x the body's lr stays at 10x).
-    """
-    if not callable(schedule):
-        raise ValueError(f"schedule must be a step -> lr callable, got {schedule!r}")
-    base = optimizer.param_groups[0].get("initial_lr", optimizer.param_groups[0]["lr"])
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: schedule(step) / base)
-
-
-def trace(make_scheduler: Callable[[torch.optim.Optimizer], object], num_steps: int, lr: float = 0.1) -> list[float]:
-    """The lr a PyTorch scheduler gives at each of ``num_steps`` steps, on a throw-away optimizer.
-
-    >>> trace(lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5), 4)
-    [0.1, 0.1, 0.05, 0.05]
-    """
-    _check_steps("num_steps", num_steps)
-    _check_lr("lr", lr)
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
-    scheduler = make_scheduler(optimizer)
-    lrs = []
-    for _ in range(num_steps):
-        lrs.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
-    return lrs

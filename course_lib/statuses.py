@@ -6,7 +6,10 @@ and ``lr_finder`` all decide divergence with :func:`diverged`; each brings its o
 """
 from __future__ import annotations
 
+import functools
 import math
+
+import torch
 
 NOT_STARTED = "not started"
 RUNNING = "running"
@@ -14,7 +17,8 @@ COMPLETED = "completed"
 STOPPED_EARLY = "stopped early"
 DIVERGED = "diverged"
 INTERRUPTED = "interrupted"
-STATUSES = (NOT_STARTED, RUNNING, COMPLETED, STOPPED_EARLY, DIVERGED, INTERRUPTED)
+FAILED = "failed"  # an exception other than Ctrl-C: the history keeps the message, and the error is raised again
+STATUSES = (NOT_STARTED, RUNNING, COMPLETED, STOPPED_EARLY, DIVERGED, INTERRUPTED, FAILED)
 ENDED_NORMALLY = (COMPLETED, STOPPED_EARLY)
 
 
@@ -31,3 +35,32 @@ def diverged(loss: float, reference: float, factor: float | None) -> bool:
     if not math.isfinite(loss):
         return True
     return factor is not None and loss > factor * max(abs(reference), 1e-12)
+
+
+def describe_loss(loss: float, reference: float, factor: float | None) -> str:
+    """What :func:`diverged` saw, in words."""
+    if not math.isfinite(loss):
+        return f"loss became {loss}"
+    return f"loss {loss:.4g} exceeded {factor:g}x the first loss {reference:.4g}"
+
+
+def gradient_is_finite(parameters: list, norm: torch.Tensor | None = None) -> bool:
+    """True when no gradient holds a NaN or an infinity: the check a loss cannot make (a NaN can appear in
+    the backward pass alone). Given the norm that clipping computed, it costs nothing more; else it is
+    GradScaler's own check (``found_inf``) with a scale of 1: one pass over the gradients, one sync.
+    ``parameters`` is a list (walking ``model.parameters()`` on every update would cost more than the check)."""
+    if norm is not None:
+        return bool(torch.isfinite(norm))
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return True
+    found, one = _flags(grads[0].device)
+    found.zero_()
+    torch._amp_foreach_non_finite_check_and_unscale_(grads, found, one)
+    return not found.item()
+
+
+@functools.lru_cache(maxsize=None)
+def _flags(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """GradScaler's ``found_inf`` flag and a scale of 1 on ``device``, made once."""
+    return torch.zeros(1, device=device), torch.ones(1, device=device)

@@ -197,3 +197,49 @@ def test_thread_policy_names_the_variable_for_a_bad_value(monkeypatch, value):
     monkeypatch.setenv("COURSE_THREADS", value)
     with pytest.raises(ValueError, match="COURSE_THREADS must be a whole number >= 1"):
         device.thread_count()
+
+
+class _Planted:
+    """A pickle that creates a file when it is unpickled: what a planted CIFAR batch could do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_an_unverified_cifar_file_is_never_unpickled_as_code(tmp_path):
+    """Issue 10 item 7: verify=False reads the batches with an unpickler that admits only plain data."""
+    _write_cifar(tmp_path)
+    marker = tmp_path / "ran"
+    (tmp_path / "cifar-10-batches-py" / "data_batch_1").write_bytes(pickle.dumps({"data": _Planted(str(marker))}))
+    with pytest.raises(ValueError, match="data_batch_1 is not a CIFAR-10 batch"):
+        torchvision_data.cifar10(tmp_path, train=True, verify=False)
+    assert not marker.exists()
+    with pytest.raises(ValueError, match="download=True needs verify=True"):
+        torchvision_data.cifar10(tmp_path, download=True, verify=False)
+
+
+def test_garbage_fashion_mnist_files_are_a_clear_error(tmp_path):
+    """Issue 10 item 10: random bytes where the idx files should be (today: a bare AssertionError)."""
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (raw / name).write_bytes(np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    with pytest.raises(ValueError, match="Fashion-MNIST files under .*FashionMNIST.raw are not readable"):
+        torchvision_data.fashion_mnist(tmp_path, train=True)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: loaders.DeviceLoader(torch.tensor(1.0), torch.tensor(0)), "must have a first dimension"),
+    (lambda: datasets.load_digits_split(valid_fraction="a"), "valid_fraction must be a finite number in \\[0, 1\\)"),
+    (lambda: datasets.split_tensors(torch.zeros(4), torch.zeros(4), test_fraction=None), "test_fraction"),
+    (lambda: datasets.make_spirals(10, turns=0), "turns must be a finite number > 0"),
+    (lambda: datasets.make_moons(10, noise="0.1"), "noise"),
+    (lambda: models.MLP(2, 2, dropout="0.5"), "dropout"),
+])
+def test_wrong_types_and_degenerate_data_are_named(make, match):
+    """Issue 10 items 9 and 10 (today: TypeError, or all-NaN inputs from make_spirals(turns=0))."""
+    with pytest.raises(ValueError, match=match):
+        make()

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import datasets, loaders, models, statuses, sweep
+from course_lib import datasets, loaders, models, stacked, statuses, sweep
 
 X, y = datasets.make_spirals(384, seed=1)
 
@@ -181,14 +181,14 @@ def test_member_weights_stay_those_of_the_plain_run(optimizer, options):
     hyper = [{"lr": lr, "weight_decay": options.get("weight_decay", 0.0), "momentum": 0.9, "betas": (0.9, 0.999)}
              for lr in lrs]
     torch.manual_seed(0)
-    net = sweep._Batched(mlp(), len(lrs))
-    rule = sweep._Update(optimizer, hyper, torch.device("cpu"), 1e-8)
+    net = stacked.StackedModel(mlp(), len(lrs))
+    rule = stacked.StackedUpdate(optimizer, hyper, torch.device("cpu"), 1e-8)
     plain = [plain_run(mlp, optimizer, lr, 0, **options)[1] for lr in lrs]
     optimizers = [TORCH_OPTIMIZERS[optimizer](m.parameters(), lr=lr, **options,
                                               **({"momentum": 0.9, "nesterov": optimizer == "nesterov"} if optimizer in ("momentum", "nesterov") else {}))
                   for m, lr in zip(plain, lrs)]
     for inputs, targets in list(loaders.DeviceLoader(X, y, 64, seed=0)) * 4:
-        sweep._loss("cross_entropy")(net(inputs), targets).sum().backward()
+        stacked.member_losses("cross_entropy")(net(inputs), targets).sum().backward()
         with torch.no_grad():
             rule.step(net.params, [True] * len(lrs))
         for model, opt in zip(plain, optimizers):
