@@ -11,7 +11,7 @@ HOOKS = (
     "on_epoch_start",      # before the first batch of an epoch
     "on_batch_start",      # before the forward pass; sees trainer.batch
     "on_after_backward",   # gradients are ready (and unscaled under fp16): inspect or clip them here
-    "on_batch_end",        # after the optimizer step; trainer.last_loss holds the batch loss
+    "on_batch_end",        # after the optimizer step; trainer.last_loss and the lr are this update's (the schedule steps next)
     "on_validation_end",   # trainer.last_metrics holds this epoch's train and validation numbers
     "on_epoch_end",        # after the epoch is logged; set trainer.should_stop = True to stop
     "on_fit_end",          # always runs, also after divergence, an interrupt or an error (history.status)

@@ -34,6 +34,7 @@ class RunState:
         self.batch, self.last_loss, self.last_metrics = None, None, {}
         self.train_loader = self.valid_loader = self._bar = None
         self._totals = {}       # this epoch's sums of the loss and metrics, over its completed updates
+        self.schedule_due = False  # an update's schedule step not taken yet (a checkpoint saved in on_batch_end)
 
     def request_stop(self, reason: str) -> None:
         """Ask the loop to stop after this epoch (what early stopping does)."""
@@ -58,6 +59,8 @@ class RunState:
                 values.pop()
         self._set_status(statuses.RUNNING, "")
         self.history.diverged_at_step, self.should_stop, self.stop_reason = None, False, ""
+        if self.schedule_due:  # the last fit ended (or its checkpoint was saved) before the schedule stepped
+            self._step_schedule("step")
         self._hooks = active_hooks(self.callbacks)
         self._parameters = [p for p in self.model.parameters() if p.requires_grad]  # walked once per fit, not per update
         self._start = time.perf_counter() - self.elapsed
@@ -109,7 +112,7 @@ class RunState:
                 "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
                 "scaler": self.scaler.state_dict(), "callbacks": [callback.state_dict() for callback in self.callbacks],
                 "classes": checkpoint.classes(self), "history": self.history.to_dict(),
-                "counters": {name: getattr(self, name) for name in COUNTERS},
+                "counters": {name: getattr(self, name) for name in COUNTERS}, "schedule_due": self.schedule_due,
                 "epoch_position": self.position.state_dict(self.train_loader), "epoch_totals": dict(self._totals)}
 
     def load_state_dict(self, state: dict) -> None:
@@ -126,6 +129,7 @@ class RunState:
         self.history = History.from_dict(state["history"])
         for name in COUNTERS:
             setattr(self, name, state["counters"][name])
+        self.schedule_due = state["schedule_due"]
         self.position.load_state_dict(state["epoch_position"])
         self._totals = dict(state["epoch_totals"])
         self.group.clear()

@@ -144,8 +144,9 @@ class Trainer(RunState):
         self.position.update_done()
         self._log_step()
         self.global_step += 1
-        self._step_schedule("step")
+        self.schedule_due = True  # stepped after on_batch_end, which sees the lr this update used
         self._call("on_batch_end")
+        self._step_schedule("step")
         return True
 
     def _end_epoch(self, valid_loader) -> None:
@@ -182,6 +183,8 @@ class Trainer(RunState):
         return means(totals)
 
     def _step_schedule(self, interval: str) -> None:
+        if interval == "step":
+            self.schedule_due = False
         if self.scheduler is None or interval != self.schedule_interval:
             return
         if isinstance(self.scheduler, ReduceLROnPlateau):

@@ -129,6 +129,8 @@ def test_step_schedule_sets_lr_and_keeps_group_ratios():
     history = trainer.fit(loaders.DeviceLoader(split.X_train[:320], split.y_train[:320], 64), num_epochs=5)
     assert history.step["lr"] == pytest.approx(schedules.lr_curve(schedule, 25))
     assert all(head_lr == pytest.approx(10 * body_lr) for body_lr, head_lr in seen)
+    assert [body_lr for body_lr, _ in seen] == history.step["lr"]  # on_batch_end sees the lr its update used
+    assert isinstance(trainer.scheduler, torch.optim.lr_scheduler.LambdaLR)  # a callable is driven through LambdaLR
 
 
 def test_epoch_schedule_and_torch_scheduler_and_plateau():
