@@ -61,7 +61,8 @@ def describe_device(device: torch.device) -> str:
         return f"cuda: {torch.cuda.get_device_name(device)} (a CUDA GPU was found)"
     if device.type == "mps":
         return "mps: Apple GPU (no CUDA, but Metal is available)"
-    return f"cpu: {torch.get_num_threads()} threads (no CUDA or MPS GPU was found)"
+    threads = torch.get_num_threads()
+    return f"cpu: {threads} thread{'s' if threads != 1 else ''} (no CUDA or MPS GPU was found)"
 
 
 THREADS_VARIABLE = "COURSE_THREADS"

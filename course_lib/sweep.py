@@ -176,7 +176,8 @@ def plot_final_loss(results: dict[str, SweepResult], key: str = "final_loss", ax
         values = getattr(result, key)
         line = ax.plot(result.lrs, values, "o-", markersize=3, label=name)[0]
         diverged = [lr for lr, v in zip(result.lrs, values) if not math.isfinite(v)]
-        ax.plot(diverged, [1] * len(diverged), "x", color=line.get_color(), transform=ax.get_xaxis_transform(), clip_on=False)
+        if diverged:  # an empty line would still count in a constrained layout and shrink the axes
+            ax.plot(diverged, [1] * len(diverged), "x", color=line.get_color(), transform=ax.get_xaxis_transform(), clip_on=False)
     ax.set_xscale("log")
     ax.set(xlabel="learning rate", ylabel=key.replace("_", " "), title=f"{key.replace('_', ' ')} after the sweep (x: diverged)")
     if results:

@@ -54,3 +54,19 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(f"course_lib.{module}"))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_every_outcome_is_logged_when_asked(monkeypatch, tmp_path):
+    """tools/notebooks.py check counts outcomes from this log: a widget's clear_output can erase printed lines."""
+    import json
+
+    log = tmp_path / "claims.jsonl"
+    monkeypatch.setenv("COURSE_CLAIMS_LOG", str(log))
+    monkeypatch.setenv("COURSE_STRICT", "0")
+    checks.claim(True, "it holds")
+    checks.claim(0, "it fails")
+    checks.exercise(lambda: None, "ex")
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert entries == [{"kind": "claim", "held": True, "statement": "it holds"},
+                       {"kind": "claim", "held": False, "statement": "it fails"},
+                       {"kind": "exercise", "held": True, "statement": "ex"}]
