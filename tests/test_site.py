@@ -160,7 +160,7 @@ def check_site(browser, url: str, folder: Path, files: list[str]) -> list[dict]:
             for index in range(explorers.count()):
                 timings += check_explorer(page, explorers.nth(index), file, f"{file.removesuffix('.html')}-{index + 1}")
             page.screenshot(path=str(ARTIFACTS / f"page-{file.removesuffix('.html')}.png"))
-            assert not errors, f"{file}: console errors {errors}"
+            assert not errors, f"{file}: console errors {errors}, failed requests {sorted(set(failed))[:10]}"
             results.append({"page": file, "explorers": explorers.count(), "timings": timings})
             page.close()
     finally:

@@ -1,7 +1,9 @@
 """The site's own files: its stylesheet and script, nbconvert's JupyterLab stylesheet, and MathJax.
 
 MathJax 2 comes from the ``jupyter-server-mathjax`` package (the Jupyter project's copy, on PyPI), so the site
-builds from registry packages alone and serves every file its pages load.
+builds from registry packages alone and serves every file its pages load. That copy ships the STIX web fonts
+only: ``\\mathbb``, ``\\mathcal`` and ``\\mathfrak`` still make MathJax's HTML-CSS output ask for a TeX font it
+lacks (a 404 that tests/test_site.py reports), so the lessons write an expectation as ``\\mathrm{E}``.
 """
 from __future__ import annotations
 
