@@ -125,43 +125,41 @@ def run_sweep(model_fn, X: torch.Tensor, y: torch.Tensor, optimizer: str = "sgd"
     for module in model.modules():
         if isinstance(module, (nn.Dropout, nn.modules.batchnorm._BatchNorm)):
             raise ValueError(f"model_fn's model must not use {type(module).__name__}: the members would differ by more than their hyperparameters")
-    K, net, rule, loss_fn = len(hyper), stacked.StackedModel(model.to(device), len(hyper)), stacked.StackedUpdate(optimizer, hyper, device, eps), stacked.member_losses(loss)
-    train = DeviceLoader(X, y, batch_size, seed=seed, device=device)
+    K, net, loss_fn = len(hyper), stacked.StackedModel(model.to(device), len(hyper)), stacked.member_losses(loss)
+    rule, train = stacked.StackedUpdate(optimizer, hyper, device, eps), DeviceLoader(X, y, batch_size, seed=seed, device=device)
     result = SweepResult(optimizer, hyper, [[] for _ in range(K)], [statuses.COMPLETED] * K, [None] * K,
                          epochs=[{"epoch": []} for _ in range(K)])
-    active, mask = [True] * K, torch.ones(K, dtype=torch.bool, device=device)  # mask: `active` as a tensor
-    first_loss, step, start = None, 0, time.perf_counter()
-    while step < num_steps:
-        totals, count = [0.0] * K, 0
+    mask = torch.ones(K, dtype=torch.bool, device=device)  # the members still training
+    step_losses, first_loss, start = [], None, time.perf_counter()  # step_losses: one (K,) tensor per update
+    while len(step_losses) < num_steps and any(status != statuses.DIVERGED for status in result.status):
+        epoch_start, batch_sizes = len(step_losses), []
         for inputs, targets in train:
-            member_losses = loss_fn(net(inputs), targets)  # (K,)
-            values = member_losses.tolist()
-            first_loss = values[0] if first_loss is None else first_loss  # the same for every member
-            for k in (k for k in range(K) if active[k]):
-                result.losses[k].append(values[k])
-                totals[k] += values[k] * len(targets)
-                if statuses.diverged(values[k], first_loss, divergence_factor):  # NaN, inf or exploded
-                    result.status[k], result.diverged_at_step[k], active[k] = statuses.DIVERGED, step, False
-                    mask = torch.tensor(active, device=device)
-            if any(active):  # a frozen member's loss is left out, so its gradient is zero
-                (member_losses if all(active) else torch.where(mask, member_losses, 0.0)).sum().backward()
-                with torch.no_grad():
-                    rule.step(net.params, active)
-            count, step = count + len(targets), step + 1
-            if step == num_steps:
+            member_losses, grads = net.loss_and_gradients(inputs, targets, loss, mask)  # (K,); frozen members: zero gradient
+            step_losses.append(member_losses)
+            batch_sizes.append(len(targets))
+            first_loss = member_losses[0].item() if first_loss is None else first_loss  # the same for every member
+            worst = torch.where(mask, member_losses, 0.0).abs().max().item()  # one number per step, not K
+            if statuses.diverged(worst, first_loss, divergence_factor):  # some member may have diverged: ask the rule for each
+                _freeze_diverged(result, member_losses.tolist(), first_loss, divergence_factor, len(step_losses) - 1, mask, net, rule)
+            rule.step(net.params, grads)
+            if len(step_losses) == num_steps:
                 break
-        if count == len(train.X):  # a whole epoch was trained: log it as Trainer does
-            numbers = {"train_loss": [total / count for total in totals]}
+        if sum(batch_sizes) == len(train.X):  # a whole epoch was trained: log it as Trainer does
+            rows = torch.stack(step_losses[epoch_start:]).tolist()
+            numbers = {"train_loss": [sum(row[k] * n for row, n in zip(rows, batch_sizes)) / len(train.X) for k in range(K)]}
             if X_valid is not None:
-                numbers["valid_loss"], numbers["valid_accuracy"] = _evaluate(net, X_valid, y_valid, loss_fn, mask, device)
-            for k in (k for k in range(K) if active[k]):
+                numbers["valid_loss"], numbers["valid_accuracy"] = _evaluate(net, X_valid, y_valid, loss_fn, mask, device, batch_size)
+            for k in (k for k in range(K) if result.status[k] != statuses.DIVERGED):
                 result.epochs[k]["epoch"].append(len(result.epochs[k]["epoch"]) + 1)
                 for name, values in numbers.items():
                     if values is not None:
                         result.epochs[k].setdefault(name, []).append(values[k])
-    result.final_loss, _ = _evaluate(net, X, y, loss_fn, mask, device)
+    table = torch.stack(step_losses).tolist() if step_losses else []
+    for k in range(K):  # a diverged member's losses end with the one that diverged
+        result.losses[k] = [row[k] for row in table[: None if result.diverged_at_step[k] is None else result.diverged_at_step[k] + 1]]
+    result.final_loss, _ = _evaluate(net, X, y, loss_fn, mask, device, batch_size)
     if X_valid is not None:
-        result.valid_loss, result.valid_accuracy = _evaluate(net, X_valid, y_valid, loss_fn, mask, device)
+        result.valid_loss, result.valid_accuracy = _evaluate(net, X_valid, y_valid, loss_fn, mask, device, batch_size)
     result.seconds = time.perf_counter() - start
     return result
 
@@ -185,15 +183,26 @@ def plot_final_loss(results: dict[str, SweepResult], key: str = "final_loss", ax
     return ax
 
 
+def _freeze_diverged(result, values, first_loss, factor, step, mask, net, rule) -> None:
+    """Mark each member whose loss at ``step`` diverged, and freeze its weights as they were before the step."""
+    members = [k for k, value in enumerate(values) if mask[k] and statuses.diverged(value, first_loss, factor)]
+    for k in members:
+        result.status[k], result.diverged_at_step[k] = statuses.DIVERGED, step
+    mask[members] = False
+    rule.freeze(net.params, members)
+
+
 @torch.no_grad()
-def _evaluate(net, X, y, loss_fn, active, device, chunk: int = 1024):
-    """Per-member mean loss (and accuracy for classification) on a whole set, in chunks; NaN for frozen members."""
+def _evaluate(net, X, y, loss_fn, active, device, chunk: int):
+    """Per-member mean loss (and accuracy for classification) on a whole set, in chunks; NaN for frozen members.
+
+    Chunks of the training batch size reuse the training step's buffers (see ``StackedModel``)."""
     loss_sum, correct = torch.zeros(len(active), device=device), torch.zeros(len(active), device=device)
     for start in range(0, len(X), chunk):
         outputs, targets = net(X[start : start + chunk].to(device)), y[start : start + chunk].to(device)  # (K, n, C)
         loss_sum += loss_fn(outputs, targets) * len(targets)
         if loss_fn.name == "cross_entropy":
-            correct += (outputs.argmax(-1) == targets).float().sum(1)
+            correct += (outputs.movedim(-1, 1).argmax(1) == targets).float().sum(1)  # classes along dim 1, as stored
     nan = torch.tensor(math.nan, device=device)
     values = torch.where(active, loss_sum / len(X), nan).tolist()
     return values, torch.where(active, correct / len(X), nan).tolist() if loss_fn.name == "cross_entropy" else None
