@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from . import statuses
 from .history import History
 
 LABELS = ("diverged", "dead", "exploded", "overfitting", "healthy", "plateau high", "underfitting", "too slow", "too short")
@@ -74,7 +75,7 @@ def diagnose(history: History) -> Diagnosis:
     losses = history.step.get("loss") or history.epoch.get("train_loss") or []
     unit = "update" if history.step.get("loss") else "epoch"
     bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
-    if history.status == "diverged" or bad is not None:
+    if history.status == statuses.DIVERGED or bad is not None:
         at = history.diverged_at_step if history.diverged_at_step is not None else bad
         return Diagnosis("diverged", f"The loss blew up (NaN, infinite or huge) at {unit} {at}: the learning rate is far "
                          "too large. Lower it 3-10x and restart from fresh weights.", {"diverged_at": at})

@@ -4,6 +4,7 @@ Every plot function takes ``ax=None`` (a new figure when missing) and returns th
 """
 from __future__ import annotations
 
+from . import statuses
 from .history import History
 
 
@@ -40,7 +41,7 @@ def plot_steps(histories: dict[str, History], key: str = "loss", ax=None, log_y:
         else:
             steps = history.step.get("step", [])[: len(values)]
         line = ax.plot(steps, values, label=name)[0]
-        if history.status == "diverged" and history.diverged_at_step is not None:
+        if history.status == statuses.DIVERGED and history.diverged_at_step is not None:
             ax.axvline(history.diverged_at_step, color=line.get_color(), linestyle=":", alpha=0.7)
     ax.set(xlabel="update (step)", ylabel=key, title=f"{key} per update")
     if log_y:

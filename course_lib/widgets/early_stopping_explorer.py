@@ -15,15 +15,11 @@ import math
 from functools import lru_cache
 
 from ..early_stopping import EarlyStopping
+from ..validate import check_int
 
 SOURCES = ("generated", "real run")
 
 # One change after another, as benchmarks/widget_latency.py plays them (the last one is cached).
-
-
-def _check_int(name: str, value, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
 def truth_curve(num_epochs: int = 60) -> tuple[float, ...]:
@@ -32,7 +28,7 @@ def truth_curve(num_epochs: int = 60) -> tuple[float, ...]:
     It falls fast, bottoms out at epoch ``TRUE_BEST_EPOCH`` (18) and then rises slowly, as a validation
     loss does once a model starts to overfit.
     """
-    _check_int("num_epochs", num_epochs, 2)
+    check_int("num_epochs", num_epochs, 2)
     return tuple(1.6 * math.exp(-t / 4) + 0.1 + 0.004 * t for t in range(1, num_epochs + 1))
 
 
@@ -47,8 +43,8 @@ def noisy_trace(num_epochs: int = 60, noise: float = 0.08, seed: int = 0) -> tup
     """
     import numpy as np
 
-    _check_int("num_epochs", num_epochs, 2)
-    _check_int("seed", seed, 0)
+    check_int("num_epochs", num_epochs, 2)
+    check_int("seed", seed, 0)
     if not (isinstance(noise, (int, float)) and 0 <= noise <= 1):
         raise ValueError(f"noise must be a number in [0, 1], got {noise!r}")
     z = np.random.default_rng(seed).standard_normal(num_epochs)
