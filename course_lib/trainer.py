@@ -132,7 +132,7 @@ class Trainer(RunState):
             self.scaler.unscale_(self.optimizer)  # true gradients for the hooks and for clipping
         self.group.rescale_short_group(self._parameters)
         self._call("on_after_backward")
-        norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip) if self.grad_clip is not None else None
+        norm = nn.utils.clip_grad_norm_(self._parameters, self.grad_clip) if self.grad_clip is not None else None
         if not self.scaler.is_enabled() and not statuses.gradient_is_finite(self._parameters, norm):
             return self._diverge(f"the gradient became NaN or infinite (the loss was {self.last_loss:.4g})")
         self.scaler.step(self.optimizer)  # under fp16 the scaler skips a step with an infinite gradient itself
