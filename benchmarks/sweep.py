@@ -30,7 +30,10 @@ import time
 import torch
 from torch import nn
 
-from course_lib import datasets, loaders, models, statuses, sweep
+from course_lib.data import datasets, loaders
+from course_lib import models
+from course_lib.training import statuses
+from course_lib.lr import sweep
 from course_lib.device import apply_thread_policy
 
 NUM_LRS, NUM_STEPS, BATCH_SIZE, MOMENTUM, REPEATS, SEED = 32, 200, 128, 0.9, 3, 0

@@ -21,7 +21,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_lib import Trainer, datasets, loaders, metrics, models
+from course_lib import Trainer, metrics, models
+from course_lib.data import datasets, loaders
 from course_lib.device import apply_thread_policy, seed_everything
 
 NUM_EPOCHS, BATCH_SIZE, RUNS = 20, 32, 10

@@ -27,10 +27,11 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
-from . import datasets, metrics, models
-from .callbacks import Callback
+from .data import datasets
+from . import metrics, models
+from .training.callbacks import Callback
 from .device import apply_thread_policy, seed_everything, thread_count
-from .trainer import Trainer
+from .training.trainer import Trainer
 
 
 WAIT_FOR_OTHER_RANKS = 120  # seconds

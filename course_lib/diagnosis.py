@@ -40,8 +40,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from . import statuses
-from .history import History
+from .training import statuses
+from .training.history import History
 
 LABELS = ("diverged", "dead", "exploded", "overfitting", "healthy", "plateau high", "underfitting", "too slow", "too short")
 TOO_LARGE = ("plateau high", "exploded", "dead", "diverged")  # the labels whose cure is a smaller (or decaying) lr

@@ -4,8 +4,8 @@ Every plot function takes ``ax=None`` (a new figure when missing) and returns th
 """
 from __future__ import annotations
 
-from . import statuses
-from .history import History
+from .training import statuses
+from .training.history import History
 
 
 def _axes(ax, figsize=(6, 4)):

@@ -10,7 +10,7 @@ apply_thread_policy()  # the course's one thread policy (course_lib.device.threa
 
 @pytest.fixture
 def digits():
-    from course_lib import datasets
+    from course_lib.data import datasets
 
     return datasets.load_digits_split()
 

@@ -2,7 +2,8 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
-from course_lib import Trainer, augment, datasets, loaders, models
+from course_lib import Trainer, models
+from course_lib.data import augment, datasets, loaders
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_lib import Callback, EarlyStopping, Trainer, checkpoint, datasets, loaders, models, schedules
+from course_lib import Callback, EarlyStopping, Trainer, models
+from course_lib.training import checkpoint
+from course_lib.data import datasets, loaders
+from course_lib.lr import schedules
 from trainer_support import make_run, same_weights
 
 def test_resumed_run_is_bitwise_equal_to_uninterrupted(tmp_path):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib import datasets, device, loaders, models, profiles, torchvision_data
+from course_lib.data import datasets, loaders, torchvision_data
+from course_lib import device, models, profiles
 
 
 def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib import History, Trainer, datasets, diagnosis, loaders, models
+from course_lib import History, Trainer, diagnosis, models
+from course_lib.data import datasets, loaders
 from course_lib.device import seed_everything
 
 

@@ -6,7 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import Trainer, datasets, loaders, lr_finder, models
+from course_lib import Trainer, models
+from course_lib.data import datasets, loaders
+from course_lib.lr import lr_finder
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 papermill injects ``SIZE="smoke"`` (and a ``SEED``) after the cell tagged ``parameters`` and runs in the
 notebook's own folder. Lessons run with seeds 0, 1 and 2, since a learner who changes the seed must still
-see every claim hold; solutions with seed 0. ``COURSE_STRICT=1`` (set in conftest) turns every ``checks.claim`` a lesson makes about
+see every claim hold; solutions with seed 0. ``COURSE_STRICT=1`` (set in conftest) turns every ``claims.claim`` a lesson makes about
 its runs into an assertion, and every solution's exercise check into one, so a change that breaks a
 lesson fails here. nbval runs the lesson notebooks a second time (``course.py test`` passes them to
 pytest with ``--nbval-lax``) and compares the cells marked ``# NBVAL_CHECK_OUTPUT``.
@@ -70,7 +70,7 @@ def test_lesson_has_widget_exercise_summary_and_solution(path):
     code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
     text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
     assert "widgets" in code, "every lesson has at least one widget"
-    assert "checks.exercise" in code and "Check yourself" in text
+    assert "claims.exercise" in code and "Check yourself" in text
     assert "| " in text.split("## Summary")[-1], "ends with a summary table"
     assert (ROOT / "notebooks" / "solutions" / path.name.replace(".ipynb", "_solutions.ipynb")).exists()
     assert all(json.dumps(o).find('"output_type": "error"') < 0 for c in notebook.cells for o in c.get("outputs", []))

@@ -2,7 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib import Trainer, datasets, loaders, metrics, models
+from course_lib import Trainer, metrics, models
+from course_lib.data import datasets, loaders
 from course_lib.device import seed_everything
 from course_lib.regularization import Flooding, l1_penalty
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as torch_schedulers
 
-from course_lib import schedules
+from course_lib.lr import schedules
 
 N = 60
 

@@ -4,7 +4,10 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import datasets, loaders, models, stacked, statuses, sweep
+from course_lib.data import datasets, loaders
+from course_lib import models
+from course_lib.lr import stacked, sweep
+from course_lib.training import statuses
 
 X, y = datasets.make_spirals(384, seed=1)
 

@@ -3,7 +3,9 @@ import math
 import pytest
 import torch
 
-from course_lib import Callback, EarlyStopping, LambdaCallback, Trainer, checks, datasets, loaders, metrics, models, schedules
+from course_lib import Callback, EarlyStopping, LambdaCallback, Trainer, claims, metrics, models
+from course_lib.data import datasets, loaders
+from course_lib.lr import schedules
 from course_lib.device import seed_everything
 from trainer_support import make_run, same_weights
 
@@ -365,7 +367,8 @@ def test_early_stopping_restores_the_best_weights_at_the_epoch_cap_too(tmp_path)
 
 def test_one_divergence_rule_and_one_set_of_statuses(monkeypatch):
     """Trainer, sweep and lr_finder decide divergence with statuses.diverged, and end with its names."""
-    from course_lib import lr_finder, statuses, sweep
+    from course_lib.lr import lr_finder, sweep
+    from course_lib.training import statuses
 
     callers = []
     rule = statuses.diverged

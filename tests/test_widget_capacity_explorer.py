@@ -1,7 +1,9 @@
 import pytest
 import torch
 
-from course_lib import datasets, experiments, models
+from course_lib.data import datasets
+from course_lib.problems import digits
+from course_lib import models
 from course_lib.widgets import capacity_explorer
 from conftest import WIDGET_CASES
 
@@ -34,9 +36,9 @@ def test_default_view_is_the_trainer_run_of_the_same_settings():
     """The widget's own loop makes Trainer's updates: the same weights, so the same curve up to how the loss is summed."""
     result = capacity_explorer.compute(seed=1)
     X, y, X_valid, y_valid = capacity_explorer._data(300, 0.2, 1)
-    split = experiments.digits_split()
+    split = digits.digits_split()
     data = datasets.DataSplit(X, y, X_valid, y_valid, split.X_test, split.y_test)
-    trainer = experiments.train_digits(3e-3, 40, optimizer="adam", seed=1, width=256, batch_size=32, data=data, device="cpu")
+    trainer = digits.train_digits(3e-3, 40, optimizer="adam", seed=1, width=256, batch_size=32, data=data, device="cpu")
     # the same kernels on the same tensors give the same weights; the validation loss is a mean over one batch here and a
     # running total over batches in Trainer, which round apart by ~1e-7. (A fused AdamW instead parts by 1e-2 at seed 1.)
     assert max(abs(a - b) for a, b in zip(result["valid_loss"], trainer.history.epoch["valid_loss"])) < 1e-5

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from course_lib import EarlyStopping, Trainer, datasets, loaders, metrics, models
+from course_lib import EarlyStopping, Trainer, metrics, models
+from course_lib.data import datasets, loaders
 from course_lib.device import seed_everything
 
 

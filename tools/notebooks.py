@@ -75,7 +75,7 @@ def execute(path: Path, size: str, seed: int, store: bool, timeout: int) -> dict
     os.environ["COURSE_SIZE"] = size
     os.environ.pop("COURSE_STRICT", None)  # report every claim that fails instead of stopping at the first
     log = Path(tempfile.mkstemp(suffix=".jsonl")[1])
-    os.environ["COURSE_CLAIMS_LOG"] = str(log)  # checks.claim writes every outcome there (printed lines can be cleared)
+    os.environ["COURSE_CLAIMS_LOG"] = str(log)  # claims.claim writes every outcome there (printed lines can be cleared)
     parameters = {} if store else {"SIZE": size, "SEED": seed}
     output = io.StringIO()
     start = time.perf_counter()

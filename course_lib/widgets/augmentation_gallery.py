@@ -1,6 +1,6 @@
 """Augmentation gallery: a real photograph and a grid of SimCLR views of it, with a strength slider ``s``.
 
-The views come from :func:`course_lib.augment.simclr_transform` and are seeded, so the same photo, ``s`` and
+The views come from :func:`course_lib.data.augment.simclr_transform` and are seeded, so the same photo, ``s`` and
 seed always give the same grid, and moving ``s`` changes only how strong the colour distortion is (the
 crops, flips and the coin flips of each step are the same draws).
 """
@@ -20,7 +20,7 @@ def _photo(name: str, short_side: int):
     """The photo scaled so its short side is ``short_side`` (cropping from a smaller image is much cheaper)."""
     from torchvision.transforms import v2
 
-    from .. import datasets
+    from ..data import datasets
 
     return v2.functional.resize(datasets.load_photo(name), short_side, antialias=True)
 
@@ -30,7 +30,7 @@ def compute(photo: str = "chelsea", s: float = 1.0, seed: int = 0, num_views: in
     """The photo (centre square) and ``num_views`` augmented views, as uint8 arrays (size, size, 3)."""
     from torchvision.transforms import v2
 
-    from .. import augment, datasets
+    from ..data import augment, datasets
 
     if photo not in datasets.PHOTO_NAMES:
         raise ValueError(f"photo must be one of {datasets.PHOTO_NAMES}, got {photo!r}")
@@ -88,7 +88,7 @@ def explorer(photo: str = "chelsea", s: float = 1.0, seed: int = 0, num_views: i
     """A photo menu, the strength slider ``s`` and a seed slider over the grid of views."""
     import ipywidgets as w
 
-    from .. import datasets
+    from ..data import datasets
     from .base import LiveFigure, connect
 
     compute(photo, s, seed, num_views, size)  # bad values fail here, with their names

@@ -57,7 +57,7 @@ def _data(train_size: int, label_noise: float, seed: int):
     """The first ``train_size`` training digits, ``label_noise`` of their labels moved to another class."""
     import torch
 
-    from ..experiments import digits_split
+    from ..problems.digits import digits_split
 
     split = digits_split()
     y = split.y_train[:train_size].clone()
@@ -83,7 +83,8 @@ def _train(width, weight_decay, dropout, train_size, label_noise, seed) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from .. import loaders, models
+    from ..data import loaders
+    from .. import models
     from ..device import seed_everything
 
     X, y, X_valid, y_valid = _data(train_size, label_noise, seed)

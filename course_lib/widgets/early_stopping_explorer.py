@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from ..early_stopping import EarlyStopping
+from ..training.early_stopping import EarlyStopping
 from ..validate import check_int
 
 SOURCES = ("generated", "real run")

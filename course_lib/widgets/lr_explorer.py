@@ -1,6 +1,6 @@
 """Learning-rate explorer: drag the lr, pick an optimizer, read the loss curve and its diagnosis.
 
-For each optimizer, one vectorised sweep (:func:`course_lib.sweep.run_sweep`) trains the spirals MLP
+For each optimizer, one vectorised sweep (:func:`course_lib.lr.sweep.run_sweep`) trains the spirals MLP
 (2-64-64-2) at every lr of a log grid, four per decade from 1e-4 to 10, from the same initial weights
 and batches. The slider snaps to that grid, so the curve shown is a member of the sweep: moving it
 only redraws. Left: that member's loss per update, titled with :func:`course_lib.diagnosis.diagnose`'s
@@ -27,21 +27,23 @@ NUM_STEPS, BATCH_SIZE, NUM_SAMPLES = 300, 64, 1000
 
 def grid() -> list[float]:
     """The lrs every sweep trains: the log slider's own positions."""
-    from ..sweep import log_grid
+    from ..lr.sweep import log_grid
 
     return log_grid(LOW, HIGH, round(math.log10(HIGH / LOW) * STEPS_PER_DECADE) + 1)
 
 
 @lru_cache(maxsize=8)
 def sweep_of(optimizer: str, seed: int = 0, nudge: float = 0.0):
-    """The :class:`~course_lib.sweep.SweepResult` over :func:`grid` for one optimizer (computed once, then cached).
+    """The :class:`~course_lib.lr.sweep.SweepResult` over :func:`grid` for one optimizer (computed once, then cached).
 
     ``nudge`` adds that number to every initial weight: ``1e-7`` is about what another CPU's rounding
     changes, so comparing with ``nudge=0`` shows which members are chaotic (past the edge of stability).
     """
     import torch
 
-    from .. import datasets, models, sweep
+    from ..data import datasets
+    from .. import models
+    from ..lr import sweep
 
     if optimizer not in OPTIMIZERS.values():
         raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS.values())}, got {optimizer!r}")

@@ -1,6 +1,6 @@
 """Schedule explorer: pick a learning-rate schedule, drag its parameters, see the lr at every step.
 
-``compute`` builds the ``course_lib.schedules`` callable (inside ``Warmup`` when ``warmup_steps > 0``)
+``compute`` builds the ``course_lib.lr.schedules`` callable (inside ``Warmup`` when ``warmup_steps > 0``)
 and PyTorch's built-in equivalent (``LinearLR`` + ``SequentialLR`` for the warm-up), traces both and
 returns plain tuples; ``draw`` only plots; ``explorer`` shows the controls of the chosen schedule.
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .. import schedules
+from ..lr import schedules
 
 SCHEDULES = ("constant", "step decay", "exponential", "1/t", "multistep", "cosine", "cosine restarts", "one-cycle")
 PARAMETERS = {  # the controls each schedule reads, besides lr, num_steps and warmup_steps
@@ -94,7 +94,7 @@ def draw(result: dict, fig):
     log_y = result.get("log_y", False)
     if result["warmup_steps"]:
         ax.axvspan(0, result["warmup_steps"], color="tab:orange", alpha=0.15, label="warm-up")
-    ax.plot(result["steps"], result["lr"], color="tab:blue", lw=2, label="course_lib.schedules")
+    ax.plot(result["steps"], result["lr"], color="tab:blue", lw=2, label="course_lib.lr.schedules")
     ax.plot(result["steps"], result["torch_lr"], color="black", ls="--", lw=1, label="torch.optim.lr_scheduler")
     settings = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in result["params"].items())
     ax.set(xlabel="update (step)", ylabel="learning rate", yscale="log" if log_y else "linear",

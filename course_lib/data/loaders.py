@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .validate import check_int
+from ..validate import check_int
 
 
 class DeviceLoader:

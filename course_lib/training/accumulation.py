@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from .metrics import add_batch
+from ..metrics import add_batch
 
 
 class Accumulator:

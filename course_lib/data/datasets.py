@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .validate import check_choice, check_int, check_number
+from ..validate import check_choice, check_int, check_number
 
 
 def _generator(seed: int) -> torch.Generator:

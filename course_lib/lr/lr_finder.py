@@ -30,10 +30,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import random_state, statuses
-from .callbacks import Callback
-from .trainer import Trainer
-from .validate import check_int, check_number, is_number
+from ..training import random_state, statuses
+from ..training.callbacks import Callback
+from ..training.trainer import Trainer
+from ..validate import check_int, check_number, is_number
 
 SUGGESTIONS = ("steepest", "valley", "minimum/10")
 

@@ -13,12 +13,13 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-from . import schedules, statuses
+from ..lr import schedules
+from . import statuses
 from .accumulation import Accumulator
 from .callbacks import Callback
-from .device import pick_device
+from ..device import pick_device
 from .history import History
-from .metrics import add_batch, means
+from ..metrics import add_batch, means
 from .run_state import RunState
 from .trainer_checks import AMP_DTYPES, check_arguments
 
@@ -39,7 +40,8 @@ class Trainer(RunState):
       the optimizer (``regularization.Flooding``, a penalty), so that ``valid_loss`` stays comparable.
     - ``accumulation_steps=k``: one optimizer update per ``k`` micro-batches (see :meth:`fit`).
 
-    >>> from course_lib import datasets, loaders, models
+    >>> from course_lib import models
+    >>> from course_lib.data import datasets, loaders
     >>> X, y = datasets.make_moons(64)
     >>> model = models.MLP(2, 2)
     >>> trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), progress=False, device="cpu")
@@ -70,7 +72,7 @@ class Trainer(RunState):
         cut short (Ctrl-C, divergence, an error), goes on with the batch where it stopped.
 
         With ``accumulation_steps=k`` an update over ``k`` micro-batches is the update of one big batch
-        (:mod:`course_lib.accumulation`), and an update is what counts: a ``"step"`` schedule,
+        (:mod:`course_lib.training.accumulation`), and an update is what counts: a ``"step"`` schedule,
         ``global_step`` and ``history.step`` advance once per update (its loss: the mean over its
         samples); clipping, the GradScaler and ``on_after_backward`` see the group's whole gradient;
         ``on_batch_end`` runs after each update, ``on_batch_start`` before every micro-batch. A divergence

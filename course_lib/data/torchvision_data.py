@@ -15,7 +15,7 @@ import pickle
 import numpy as np
 import torch
 
-from .validate import check_choice
+from ..validate import check_choice
 
 # the only globals a CIFAR batch refers to: numpy arrays and dtypes, and bytes written by Python 3
 _PLAIN_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),

@@ -1,52 +1,53 @@
 import pytest
 
-from course_lib import checks
+from course_lib import claims
 
 
 def test_claims_and_exercises(monkeypatch, capsys):
-    checks.claim(True, "it holds")
+    claims.claim(True, "it holds")
     assert "\N{CHECK MARK} it holds" in capsys.readouterr().out
     monkeypatch.setenv("COURSE_STRICT", "0")
-    checks.claim(False, "it fails")
+    claims.claim(False, "it fails")
     assert "not in this run: it fails" in capsys.readouterr().out
-    checks.exercise(lambda: (_ for _ in ()).throw(NotImplementedError), "ex")
+    claims.exercise(lambda: (_ for _ in ()).throw(NotImplementedError), "ex")
     assert "not written yet" in capsys.readouterr().out
 
     def wrong():
         assert 1 == 2, "expected 2"
 
-    checks.exercise(wrong, "ex")
+    claims.exercise(wrong, "ex")
     assert "expected 2" in capsys.readouterr().out
-    checks.exercise(lambda: None, "ex")
+    claims.exercise(lambda: None, "ex")
     assert "correct" in capsys.readouterr().out
     monkeypatch.setenv("COURSE_STRICT", "1")
     with pytest.raises(AssertionError):
-        checks.claim(False, "it fails")
+        claims.claim(False, "it fails")
     with pytest.raises(AssertionError):
-        checks.exercise(wrong, "ex")
+        claims.exercise(wrong, "ex")
 
 
 def test_a_false_claim_raises_only_under_the_tests(monkeypatch, capsys):
     """COURSE_STRICT=1 (the suite) makes a false claim an error; a learner's kernel only gets a warning."""
     monkeypatch.delenv("COURSE_STRICT", raising=False)
-    assert not checks.strict()
-    checks.claim(0, "zero is false")
+    assert not claims.strict()
+    claims.claim(0, "zero is false")
     assert "not in this run: zero is false" in capsys.readouterr().out
     monkeypatch.setenv("COURSE_STRICT", "1")
-    assert checks.strict()
+    assert claims.strict()
     with pytest.raises(AssertionError, match="the lesson claims: 'zero is false'"):
-        checks.claim(0, "zero is false")
+        claims.claim(0, "zero is false")
 
 
 def test_an_exercise_that_raises_something_else_is_not_hidden(monkeypatch):
     """Only NotImplementedError (not written) and AssertionError (wrong) are explained; a bug in the check shows."""
     monkeypatch.setenv("COURSE_STRICT", "0")
     with pytest.raises(ZeroDivisionError):
-        checks.exercise(lambda: 1 / 0, "ex")
+        claims.exercise(lambda: 1 / 0, "ex")
 
 
-@pytest.mark.parametrize("module", ["trainer", "statuses", "validate", "metrics", "sweep", "torch_schedules", "loaders",
-                                    "models", "early_stopping", "device", "regularization"])
+@pytest.mark.parametrize("module", ["training.trainer", "training.statuses", "validate", "metrics", "lr.sweep",
+                                    "lr.torch_schedules", "data.loaders", "models", "training.early_stopping", "device",
+                                    "regularization"])
 def test_docstring_examples_run(module):
     """The examples in the library's docstrings are run, so they cannot go stale."""
     import doctest
@@ -63,9 +64,9 @@ def test_every_outcome_is_logged_when_asked(monkeypatch, tmp_path):
     log = tmp_path / "claims.jsonl"
     monkeypatch.setenv("COURSE_CLAIMS_LOG", str(log))
     monkeypatch.setenv("COURSE_STRICT", "0")
-    checks.claim(True, "it holds")
-    checks.claim(0, "it fails")
-    checks.exercise(lambda: None, "ex")
+    claims.claim(True, "it holds")
+    claims.claim(0, "it fails")
+    claims.exercise(lambda: None, "ex")
     entries = [json.loads(line) for line in log.read_text().splitlines()]
     assert entries == [{"kind": "claim", "held": True, "statement": "it holds"},
                        {"kind": "claim", "held": False, "statement": "it fails"},

@@ -15,7 +15,8 @@ bug (``benchmarks/sweep.py`` measures both).
 A member whose loss turns NaN or exceeds ``divergence_factor`` times the first loss is marked
 diverged at that step and frozen (its weights are those before the step), as ``Trainer`` does.
 
->>> from course_lib import datasets, models
+>>> from course_lib import models
+>>> from course_lib.data import datasets
 >>> X, y = datasets.make_spirals(256)
 >>> result = run_sweep(lambda: models.MLP(2, 2, width=16), X, y, "sgd", lrs=[0.01, 0.1], num_steps=5)
 >>> result.status
@@ -30,11 +31,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from . import stacked, statuses
-from .device import pick_device
-from .history import History
-from .loaders import DeviceLoader
-from .validate import check_int, is_number
+from . import stacked
+from ..training import statuses
+from ..device import pick_device
+from ..training.history import History
+from ..data.loaders import DeviceLoader
+from ..validate import check_int, is_number
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 LOSSES = ("cross_entropy", "mse")

@@ -2,7 +2,9 @@
 import pytest
 import torch
 
-from course_lib import experiments, plots, schedules
+from course_lib.problems import digits
+from course_lib import plots
+from course_lib.lr import schedules
 
 
 def weights(trainer):
@@ -10,29 +12,29 @@ def weights(trainer):
 
 
 def test_same_seed_same_run_other_seed_other_weights():
-    a = experiments.train_digits(0.1, 2, device="cpu")
-    b = experiments.train_digits(0.1, 2, device="cpu")
-    c = experiments.train_digits(0.1, 2, seed=1, device="cpu")
+    a = digits.train_digits(0.1, 2, device="cpu")
+    b = digits.train_digits(0.1, 2, device="cpu")
+    c = digits.train_digits(0.1, 2, seed=1, device="cpu")
     assert torch.equal(weights(a), weights(b)) and a.history.epoch == {**b.history.epoch, "time": a.history.epoch["time"]}
     assert not torch.equal(weights(a), weights(c))
     assert {"train_accuracy", "valid_accuracy", "valid_loss"} <= set(a.history.epoch)
 
 
-@pytest.mark.parametrize("name", list(experiments.OPTIMIZERS))
+@pytest.mark.parametrize("name", list(digits.OPTIMIZERS))
 def test_each_named_optimizer_trains(name):
-    trainer = experiments.train_digits(0.01 if name.startswith("adam") else 0.1, 1, optimizer=name, weight_decay=1e-4,
+    trainer = digits.train_digits(0.01 if name.startswith("adam") else 0.1, 1, optimizer=name, weight_decay=1e-4,
                                        device="cpu")
     assert trainer.history.status == "completed"
     assert trainer.optimizer.param_groups[0]["weight_decay"] == 1e-4
 
 
 def test_schedule_scheduler_model_and_optimizer_functions():
-    scheduled = experiments.train_digits(0.1, 2, schedule=schedules.Constant(0.05), device="cpu")
+    scheduled = digits.train_digits(0.1, 2, schedule=schedules.Constant(0.05), device="cpu")
     assert scheduled.history.step["lr"][-1] == pytest.approx(0.05)
-    stepped = experiments.train_digits(0.1, 2, device="cpu", schedule_interval="epoch",
+    stepped = digits.train_digits(0.1, 2, device="cpu", schedule_interval="epoch",
                                        scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5))
     assert stepped.optimizer.param_groups[0]["lr"] == pytest.approx(0.025)
-    wide = experiments.train_digits(0.1, 1, model=lambda: torch.nn.Sequential(torch.nn.Linear(64, 10)), device="cpu",
+    wide = digits.train_digits(0.1, 1, model=lambda: torch.nn.Sequential(torch.nn.Linear(64, 10)), device="cpu",
                                     optimizer=lambda model: torch.optim.SGD(model.parameters(), lr=0.5))
     assert wide.optimizer.param_groups[0]["lr"] == 0.5 and len(list(wide.model.parameters())) == 2
 
@@ -43,7 +45,7 @@ def test_schedule_scheduler_model_and_optimizer_functions():
 ])
 def test_bad_arguments_are_named(kwargs, word):
     with pytest.raises(ValueError, match=word):
-        experiments.train_digits(0.1, 1, device="cpu", **kwargs)
+        digits.train_digits(0.1, 1, device="cpu", **kwargs)
 
 
 def test_show_table_returns_the_markdown_it_shows():

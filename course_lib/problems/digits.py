@@ -17,9 +17,10 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import datasets, loaders, metrics, models
-from .device import seed_everything
-from .trainer import Trainer
+from ..data import datasets, loaders
+from .. import metrics, models
+from ..device import seed_everything
+from ..training.trainer import Trainer
 
 OPTIMIZERS: dict[str, Callable] = {  # name -> (parameters, lr, weight_decay) -> optimizer
     "sgd": lambda params, lr, wd: torch.optim.SGD(params, lr=lr, weight_decay=wd),
@@ -45,10 +46,10 @@ def train_digits(lr: float = 0.1, num_epochs: int = 10, *, optimizer: str | Call
     - ``optimizer``: a name from :data:`OPTIMIZERS` ("momentum" is SGD with momentum 0.9), or a function
       ``model -> torch.optim.Optimizer`` for anything else (parameter groups, other betas; ``lr`` and
       ``weight_decay`` are then ignored).
-    - ``schedule``: a ``step -> lr`` callable (``course_lib.schedules``); ``scheduler``: a function
+    - ``schedule``: a ``step -> lr`` callable (``course_lib.lr.schedules``); ``scheduler``: a function
       ``optimizer -> torch scheduler`` (built on this run's optimizer). At most one of the two.
     - ``model``: a function returning the model to train instead of the MLP (``width`` and ``depth`` unused).
-    - ``data``: another :class:`~course_lib.datasets.DataSplit` (a subset, noisy labels); validation uses its
+    - ``data``: another :class:`~course_lib.data.datasets.DataSplit` (a subset, noisy labels); validation uses its
       ``X_valid, y_valid``.
     - ``trainer_options`` go to :class:`~course_lib.Trainer` (``callbacks``, ``amp``, ``schedule_interval``,
       ``divergence_factor``, ``loss_fn``...). The accuracy is logged on both splits.

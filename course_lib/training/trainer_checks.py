@@ -13,7 +13,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from .callbacks import Callback
-from .validate import check_callable, check_choice, check_int, check_number
+from ..validate import check_callable, check_choice, check_int, check_number
 
 AMP_DTYPES = {None: None, "fp16": torch.float16, "bf16": torch.bfloat16}
 INTERVALS = ("step", "epoch")

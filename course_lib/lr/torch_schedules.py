@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler, ReduceLROnPlateau
 
-from .validate import check_callable, check_int, check_number
+from ..validate import check_callable, check_int, check_number
 
 
 def as_lambda_lr(optimizer: torch.optim.Optimizer, schedule: Callable[[int], float]) -> LambdaLR:

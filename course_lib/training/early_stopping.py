@@ -10,7 +10,7 @@ import math
 
 from .callbacks import Callback
 from .statuses import ENDED_NORMALLY
-from .validate import check_choice, check_int, check_number
+from ..validate import check_choice, check_int, check_number
 
 
 class EarlyStopping(Callback):

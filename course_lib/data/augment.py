@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .callbacks import Callback
+from ..training.callbacks import Callback
 
 MAX_STRENGTH = 2.5  # hue jitter is 0.2 * s and torchvision allows at most 0.5
 PADDING_MODES = ("zeros", "border", "reflection")

@@ -2,7 +2,7 @@
 
 ``Trainer`` (in ``trainer.py``) is the loop; it inherits this bookkeeping, so that the loop reads on
 one screen. Here: where the run is (epoch, update, place in the epoch, the update being accumulated),
-how its last fit ended (``history.status``, see :mod:`course_lib.statuses`), which callback hooks to
+how its last fit ended (``history.status``, see :mod:`course_lib.training.statuses`), which callback hooks to
 call, and ``state_dict`` / ``load_state_dict`` for checkpoints.
 """
 from __future__ import annotations
@@ -107,7 +107,7 @@ class RunState:
             function(self)
 
     def state_dict(self) -> dict:
-        """Everything this trainer needs to go on exactly, as tensors and plain data (:mod:`course_lib.checkpoint`)."""
+        """Everything this trainer needs to go on exactly, as tensors and plain data (:mod:`course_lib.training.checkpoint`)."""
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
                 "scaler": self.scaler.state_dict(), "callbacks": [callback.state_dict() for callback in self.callbacks],
@@ -135,7 +135,7 @@ class RunState:
         self.group.clear()
 
     def save_checkpoint(self, path) -> None:
-        """Save everything needed to resume exactly, also part-way through an epoch: see :mod:`course_lib.checkpoint`."""
+        """Save everything needed to resume exactly, also part-way through an epoch: see :mod:`course_lib.training.checkpoint`."""
         checkpoint.save(self, path)
 
     def load_checkpoint(self, path) -> None:
