@@ -15,6 +15,24 @@ def accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return (outputs.argmax(dim=1) == targets).float().mean()
 
 
+@torch.no_grad()
+def accuracy_of(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 4096) -> float:
+    """The accuracy of ``model`` on ``(X, y)`` in eval mode (dropout off, batch norm frozen); the mode is restored.
+
+    >>> accuracy_of(torch.nn.Linear(2, 2), torch.zeros(4, 2), torch.zeros(4, dtype=torch.long)) in (0.0, 1.0)
+    True
+    """
+    if len(X) != len(y) or len(X) == 0:
+        raise ValueError(f"X and y must hold the same number of rows, at least one, got {len(X)} and {len(y)}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    correct = sum(int((model(X[i:i + batch_size].to(device)).argmax(dim=1) == y[i:i + batch_size].to(device)).sum())
+                  for i in range(0, len(X), batch_size))
+    model.train(was_training)
+    return correct / len(X)
+
+
 def add_batch(totals: dict, loss, outputs: torch.Tensor, targets: torch.Tensor, metrics: dict) -> None:
     """Add one batch's ``loss`` (a float or a 0-d tensor) and ``metrics`` to ``totals``, weighted by its size."""
     n = len(targets)

@@ -1,6 +1,8 @@
 """The models the course trains: an MLP with every knob a lesson turns, and a small CNN."""
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -74,3 +76,44 @@ class SmallCNN(nn.Module):
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """How many numbers the optimizer adjusts: the model's capacity in one figure."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+@torch.no_grad()
+def dead_units(model: nn.Module, X: torch.Tensor) -> list[float]:
+    """Per ReLU of an ``nn.Sequential`` (an :class:`MLP`), the share of its units that output 0 for every row of ``X``.
+
+    A unit dead on all the data gets no gradient and never comes back: what a too-large first step
+    does to a ReLU network (notebooks 02a and 02b count them). Evaluated in eval mode; the mode is restored.
+
+    >>> net = nn.Sequential(nn.Linear(2, 4), nn.ReLU())
+    >>> with torch.no_grad():
+    ...     _ = net[0].weight.zero_(), net[0].bias.copy_(torch.tensor([-1.0, 1.0, 1.0, 1.0]))
+    >>> dead_units(net, torch.randn(8, 2))
+    [0.25]
+    """
+    if not isinstance(model, nn.Sequential):
+        raise ValueError(f"model must be an nn.Sequential (such as models.MLP), got {type(model).__name__}")
+    was_training, shares = model.training, []
+    model.eval()
+    h = X.to(next(model.parameters()).device)
+    for layer in model:
+        h = layer(h)
+        if isinstance(layer, nn.ReLU):
+            shares.append((h.amax(dim=0) <= 0).float().mean().item())
+    model.train(was_training)
+    return shares
+
+
+@torch.no_grad()
+def nudge_(model: nn.Module, ulps: int = 1) -> nn.Module:
+    """Move every parameter by ``ulps`` units in its last place (toward +inf), in place; returns ``model``.
+
+    The smallest change float32 can make to a weight: about what another CPU's rounding changes after
+    one step. Training the nudged model beside the plain one shows where training is chaotic (a gap
+    that grows from 1e-9 to the size of the loss) and where it is not (notebooks 01 and 02a).
+    """
+    check_int("ulps", ulps, 1)
+    for parameter in model.parameters():
+        for _ in range(ulps):
+            parameter.copy_(torch.nextafter(parameter, torch.full_like(parameter, math.inf)))
+    return model

@@ -47,7 +47,7 @@ def test_an_exercise_that_raises_something_else_is_not_hidden(monkeypatch):
 
 @pytest.mark.parametrize("module", ["training.trainer", "training.statuses", "validate", "metrics", "lr.sweep",
                                     "lr.torch_schedules", "data.loaders", "models", "training.early_stopping", "device",
-                                    "regularization"])
+                                    "regularization", "stats", "data.datasets"])
 def test_docstring_examples_run(module):
     """The examples in the library's docstrings are run, so they cannot go stale."""
     import doctest

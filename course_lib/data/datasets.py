@@ -109,6 +109,28 @@ def split_tensors(X, y, valid_fraction: float = 0.2, test_fraction: float = 0.2,
     return DataSplit(X[train], y[train], X[valid], y[valid], X[test], y[test])
 
 
+def flip_labels(y: torch.Tensor, fraction: float, num_classes: int = 10, seed: int = 0) -> torch.Tensor:
+    """A copy of ``y`` with ``round(fraction * len(y))`` labels, chosen at random, moved to another class.
+
+    Label noise for the overfitting lessons. The new class is never the true one (an offset of 1 to
+    ``num_classes - 1``), so exactly that share of the labels is wrong. Draw with a seed other than the
+    loader's (notebook 05 uses ``1000 + SEED``), or the loader's first permutation, drawn from the same
+    seed, puts exactly the flipped samples first.
+
+    >>> flip_labels(torch.zeros(10, dtype=torch.long), 0.3, seed=0).ne(0).sum().item()
+    3
+    """
+    check_number("fraction", fraction, 0, 1)
+    check_int("num_classes", num_classes, 2)
+    check_int("seed", seed)
+    generator = _generator(seed)
+    y = y.clone()
+    chosen = torch.randperm(len(y), generator=generator)[: round(fraction * len(y))]
+    offset = torch.randint(1, num_classes, (len(chosen),), generator=generator)  # 1..num_classes-1: never the true class
+    y[chosen] = (y[chosen] + offset) % num_classes
+    return y
+
+
 def load_digits_split(images: bool = False, valid_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0):
     """scikit-learn's 1,797 handwritten digits (8x8, ten classes), scaled to [0, 1], split once.
 
