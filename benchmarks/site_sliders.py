@@ -5,7 +5,7 @@ control of every explorer through all its positions, and prints the times the pa
 (``window.courseExplorerTimings``: from the input event to the next paint with the new frame decoded).
 Issue 12's budget is 50 ms per change. Browser timings are wall-clock: run it on a quiet machine.
 
-    .venv/bin/python benchmarks/site_sliders.py [site]
+    .venv/bin/python -m benchmarks.site_sliders [site]     # from the repository root
 """
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from tools.browser import CHROMIUM, CHROMIUM_ARGS, free_port, server  # the site test's browser and server too
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, server  # noqa: E402  (the site test's own helpers)
 
 PAUSE_MS = 30  # a pause between changes, as a hand on a slider leaves
 
