@@ -168,10 +168,12 @@ def environment_settings(tmp_path: Path) -> tuple[str, ...]:
 
     written = Path(get_app_dir()) / "settings" / "overrides.json"
     settings = json.loads(written.read_text()) if written.exists() else {}
-    if all(settings.get(plugin, {}).get(k) == v for plugin, values in course.LAB_OVERRIDES.items() for k, v in values.items()):
+    wanted = [(plugin, key, value) for plugin, values in course.LAB_OVERRIDES.items() for key, value in values.items()]
+    if all(settings.get(plugin, {}).get(key) == value for plugin, key, value in wanted):
         return ()
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{written} lacks the course's settings {course.LAB_OVERRIDES}: course.py's setup did not write them")
+        pytest.fail(f"{written} lacks the course's settings {course.LAB_OVERRIDES}: course.py's setup did not "
+                    "write them")
     return (f"--LabApp.app_settings_dir={course.write_lab_overrides(tmp_path / 'env').parent}",)
 
 

@@ -62,7 +62,8 @@ def test_lab_passes_its_arguments_on_to_jupyterlab(started):
     assert started[1][1][4:] == ["notebooks/03_schedulers.ipynb"], "a notebook named opens instead of notebook 00"
 
 
-@pytest.mark.parametrize("command, program", [("test", ["-m", "pytest", "tests"]), ("site", ["-m", "tools.build_site"])])
+@pytest.mark.parametrize("command, program", [("test", ["-m", "pytest", "tests"]),
+                                              ("site", ["-m", "tools.build_site"])])
 def test_test_and_site_pass_their_arguments_on(started, command, program):
     with pytest.raises(SystemExit) as stop:
         course.main([command, "-k", "trainer", "--quick"])

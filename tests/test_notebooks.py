@@ -35,7 +35,8 @@ def _errors(notebook_runs, path, seed) -> str:
 @pytest.mark.notebook
 @pytest.mark.parametrize("path, seed", RUNS, ids=[f"{_id(path)}-seed{seed}" for path, seed in RUNS])
 def test_notebook_executes_in_smoke_size(path, seed, notebook_runs):
-    assert not _errors(notebook_runs, path, seed), f"{_id(path)} at seed {seed} ({notebook_runs.get(path, seed)['output']})"
+    errors = _errors(notebook_runs, path, seed)
+    assert not errors, f"{_id(path)} at seed {seed}: {errors} ({notebook_runs.get(path, seed)['output']})"
 
 
 # --- nbval's comparison of the marked cells, on the seed-0 run -----------------------------------------------
@@ -138,13 +139,13 @@ def test_exercise_checks_hold_again_after_run_all(path, notebook_runs):
     may have taken a name the check needs. The seed-0 run goes on, after its last cell, with the solutions'
     answers and every exercise check of the lesson (see ``tests/notebook_runs.py``)."""
     result = notebook_runs.get(path, 0)
-    assert not result.get("outside", result["errors"]), f"the lesson did not run to its end: {_errors(notebook_runs, path, 0)}"
+    assert not result.get("outside", result["errors"]), f"the lesson did not run: {_errors(notebook_runs, path, 0)}"
     assert len(result["rechecks"]) >= 2, "an answer cell and at least one exercise check"
     failed = [f"cell {index}: {error}" for index, error in result["errors"] if index in result["rechecks"]]
     executed = nbformat.read(result["output"], as_version=4)
     unchecked = [i for i in result["rechecks"][1:] if not re.search("\N{CHECK MARK}", _text(executed.cells[i]))]
     assert not failed, f"exercise checks fail after Run All ({solutions_of(path).name}'s answers): {failed}"
-    assert not unchecked, f"cells {unchecked} did not report a passed check: {[_text(executed.cells[i]) for i in unchecked]}"
+    assert not unchecked, f"no passed check in cells {unchecked}: {[_text(executed.cells[i]) for i in unchecked]}"
 
 
 def _text(cell) -> str:
@@ -182,7 +183,8 @@ def test_lesson_has_widget_exercise_summary_and_solution(path):
 
 @pytest.mark.parametrize("path", LESSONS + SOLUTIONS, ids=_id)
 def test_badge_and_colab_install_use_the_one_repository_address(path):
-    """pyproject's ``Repository`` is the only address; ``python -m tools.notebooks sync-repository`` writes it everywhere."""
+    """pyproject's ``Repository`` is the only address; ``python -m tools.notebooks sync-repository`` writes it
+    everywhere."""
     text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
     assert repository.colab_badge(path.relative_to(ROOT).as_posix()) in text
     assert repository.colab_install_line().strip() in text

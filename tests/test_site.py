@@ -99,8 +99,8 @@ def test_grid_fits_the_budget_and_keeps_the_start_and_both_ends():
 
 def manifest(varied: dict[str, int], frames: list[str]) -> dict:
     """A manifest as the recorder writes it: ``varied`` maps each varied slider to its number of positions."""
-    controls = [{"name": name, "description": name, "kind": "slider", "varied": True, "labels": [str(i) for i in range(n)],
-                 "start": 0} for name, n in varied.items()]
+    controls = [{"name": name, "description": name, "kind": "slider", "varied": True,
+                 "labels": [str(i) for i in range(n)], "start": 0} for name, n in varied.items()]
     return {"id": "x", "varied": list(varied), "controls": controls, "frames": {key: [0, 0] for key in frames},
             "images": ["a.webp"], "texts": ["a"], "size": [10, 10], "cell": 3}
 
@@ -277,7 +277,8 @@ def check_explorer(page, explorer, file: str, shot: str) -> list[float]:
             moves = [control.click, control.click]
         else:  # a range: the near end, then every position from there, as the arrow keys go
             control.focus()
-            moves = [lambda key=key: control.press(key) for key in ["Home"] + ["ArrowRight"] * int(control.get_attribute("max"))]
+            keys = ["Home"] + ["ArrowRight"] * int(control.get_attribute("max"))
+            moves = [lambda key=key: control.press(key) for key in keys]
         for move in moves:
             move()
             key = ",".join(map(str, start[:index] + [control_position(control)] + start[index + 1:]))
@@ -308,8 +309,9 @@ def test_a_page_says_so_when_a_setting_has_no_frame(tmp_path, chromium):
     refuses such a site; this is the page's own guard)."""
     stale = manifest({"a": 2}, ["0"])
     stale["controls"][0]["description"] = "a"
-    (tmp_path / "index.html").write_text(f"<html><body>{pages.explorer_html(stale, '', None)}<script>"
-                                         f"{(ROOT / 'tools/course_site/assets/explorer.js').read_text()}</script></body></html>")
+    script = (ROOT / "tools" / "course_site" / "assets" / "explorer.js").read_text()
+    (tmp_path / "index.html").write_text(f"<html><body>{pages.explorer_html(stale, '', None)}<script>{script}</script>"
+                                         "</body></html>")
     from playwright.sync_api import sync_playwright
 
     from tools.browser import CHROMIUM_ARGS

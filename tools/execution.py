@@ -30,7 +30,8 @@ class Run:
     seconds: float = 0.0
 
     def errors_outside(self, tag: str) -> list[tuple[int, str]]:
-        """The errors of cells not tagged ``tag`` (cells that may fail carry ``raises-exception`` and a tag of their own)."""
+        """The errors of cells not tagged ``tag`` (cells that may fail carry ``raises-exception`` and a tag of their
+        own)."""
         return [(i, e) for i, e in self.errors if tag not in self.notebook.cells[i].metadata.get("tags", [])]
 
 

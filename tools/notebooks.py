@@ -47,12 +47,13 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_NOTE = "(an interactive explorer: run this cell in Jupyter to drag its controls)"
 SIZES = ("smoke", "default", "gpu")
 
-# Each x86 kernel set: ATen's, and the same ceiling for MKL's and oneDNN's own dispatch. The AVX-512 set
-# leaves oneDNN its native ISA, so that a CPU's AVX-512 extensions (bf16, AMX) stay what a learner's CPU uses.
+# Each x86 kernel set: ATen's, and the same ceiling for MKL's and oneDNN's own dispatch, each at the baseline of
+# its class (AVX-512 without the bf16, fp16 and AMX extensions, which ``native`` uses where the CPU has them).
 KERNEL_SETS = {
     "default": {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2", "ONEDNN_MAX_CPU_ISA": "SSE41"},
     "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
-    "avx512": {"ATEN_CPU_CAPABILITY": "avx512", "MKL_ENABLE_INSTRUCTIONS": "AVX512"},
+    "avx512": {"ATEN_CPU_CAPABILITY": "avx512", "MKL_ENABLE_INSTRUCTIONS": "AVX512",
+               "ONEDNN_MAX_CPU_ISA": "AVX512_CORE"},
 }
 NATIVE = "native"  # no ceiling: what the CPU picks
 
@@ -77,7 +78,8 @@ def resolve(names: list[str]) -> list[Path]:
         lessons = [p for p in matches if p.parent == NOTEBOOKS]
         matches = lessons if len(lessons) == 1 and "solutions" not in name else matches
         if len(matches) != 1:
-            raise ValueError(f"{name!r} names {len(matches)} notebooks: {[str(p.relative_to(NOTEBOOKS)) for p in matches]}")
+            names = [str(p.relative_to(NOTEBOOKS)) for p in matches]
+            raise ValueError(f"{name!r} names {len(matches)} notebooks: {names}")
         found.append(matches[0])
     return found
 
@@ -205,10 +207,12 @@ def usable_kernel_sets(names: list[str]) -> list[str]:
 def run_all(paths: list[Path], sizes: list[str], seeds: list[int], store: bool, jobs: int, timeout: int,
             kernel_sets: tuple[str, ...] = (NATIVE,)) -> int:
     kernel_sets = usable_kernel_sets(list(kernel_sets))
-    work = [(path, size, seed, kernels) for kernels in kernel_sets for path in paths for size in sizes for seed in seeds]
+    work = [(path, size, seed, kernels)
+            for kernels in kernel_sets for path in paths for size in sizes for seed in seeds]
     bad, runs = {}, {}
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(execute, path, size, seed, store, timeout, kernels) for path, size, seed, kernels in work]
+        futures = [pool.submit(execute, path, size, seed, store, timeout, kernels)
+                   for path, size, seed, kernels in work]
         for future in futures:
             report = future.result()
             ok = not report["failed"] and not report["errors"]
@@ -254,7 +258,8 @@ def parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("notebooks", nargs="*", help="paths or unique parts of names (default: every notebook)")
-    common.add_argument("--jobs", type=positive_int, default=2, help="notebooks run at once (default 2: one per core here)")
+    common.add_argument("--jobs", type=positive_int, default=2,
+                        help="notebooks run at once (default 2: one per core here)")
     common.add_argument("--timeout", type=positive_int, default=900, help="seconds a cell may take (default 900)")
     kernels = argparse.ArgumentParser(add_help=False)
     kernels.add_argument("--kernel-sets", nargs="+", choices=(NATIVE, *KERNEL_SETS), default=[NATIVE],
@@ -264,11 +269,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--size", default="default", choices=SIZES)
     run.add_argument("--seed", type=non_negative_int, default=0)
     run.add_argument("--store", action="store_true", help="write the outputs back (default size, seed 0 only)")
-    check = commands.add_parser("check", parents=[common, kernels], help="run every size x seed; fail on any failed claim")
+    check = commands.add_parser("check", parents=[common, kernels],
+                                help="run every size x seed; fail on any failed claim")
     check.set_defaults(parser=check)
     check.add_argument("--sizes", nargs="+", default=["smoke", "default"], choices=SIZES)
     check.add_argument("--seeds", nargs="+", type=non_negative_int, default=[0, 1, 2])
-    refresh = commands.add_parser("refresh", parents=[common], help="run at the default size, seed 0, and store the outputs")
+    refresh = commands.add_parser("refresh", parents=[common],
+                                  help="run at the default size, seed 0, and store the outputs")
     refresh.set_defaults(parser=refresh)
     commands.add_parser("sync-repository", help="badges and Colab install lines from pyproject's Repository")
     tidy = commands.add_parser("clean", help="apply refresh's clean-up to stored notebooks without running them")
@@ -295,7 +302,8 @@ def main(argv=None) -> int:
         return 0
     if args.command == "run":
         if args.store and (args.size != "default" or args.seed != 0):
-            args.parser.error("argument --store: only the default size with seed 0 is stored (the tests and the site read it)")
+            args.parser.error("argument --store: only the default size with seed 0 is stored (the tests and the "
+                              "site read it)")
         return run_all(paths, [args.size], [args.seed], args.store, args.jobs, args.timeout, tuple(args.kernel_sets))
     if args.command == "check":
         return run_all(paths, args.sizes, args.seeds, False, args.jobs, args.timeout, tuple(args.kernel_sets))

@@ -133,8 +133,8 @@ def record_explorers(lessons, frames: Path, site: Path, grid: str, size: str, jo
             errors.append(f"{page.repo_path}: {result['error']}")
             continue
         seconds[page.source.stem] = {"wall": round(result["seconds"], 1), "cpu": round(result["cpu_seconds"], 1)}
-        print(f"  {page.repo_path} ({size}): {len(result['manifests'])} explorers, its run took {result['seconds']:.0f} s "
-              f"({result['cpu_seconds']:.0f} s of CPU)", flush=True)
+        print(f"  {page.repo_path} ({size}): {len(result['manifests'])} explorers, its run took "
+              f"{result['seconds']:.0f} s ({result['cpu_seconds']:.0f} s of CPU)", flush=True)
         attach(page, result["manifests"], Path(result["folder"]) / "images", site)
     if errors:
         raise SystemExit("the site needs every lesson to run:\n" + "\n".join(errors))
@@ -160,8 +160,8 @@ def attach(page, manifests: list[dict], images: Path, site: Path, expected: list
     for number, manifest in enumerate(manifests, start=1):
         missing = pages.missing_frames(manifest)
         if missing:  # the page would offer settings it cannot show
-            raise SystemExit(f"{page.repo_path}: the explorer of cell {manifest['cell']} has no frame for the positions "
-                             f"{missing[:10]} of its controls {manifest['varied']} ({len(missing)} in all)")
+            raise SystemExit(f"{page.repo_path}: the explorer of cell {manifest['cell']} has no frame for the "
+                             f"positions {missing[:10]} of its controls {manifest['varied']} ({len(missing)} in all)")
         manifest["id"] = f"{stem}-explorer-{number}"
         manifest["file"] = f"{manifest['id']}.html"
         for file in manifest["images"]:
@@ -187,7 +187,8 @@ def write_pages(lessons, solutions, site: Path) -> None:
                 links.append(("", partner.file, "the solutions" if page.kind == "lesson" else "back to the lesson"))
             if i + 1 < len(group):
                 links.append(("next", group[i + 1].file, f"{group[i + 1].title} →"))
-            chrome = {"root": "", "header": pages.header(page.title, links, repository.colab_url(page.repo_path), title),
+            colab = repository.colab_url(page.repo_path)
+            chrome = {"root": "", "header": pages.header(page.title, links, colab, title),
                       "footer": pages.footer(links)}
             (site / page.file).write_text(pages.notebook_page(page, files, repo_url, chrome), encoding="utf-8")
             for manifest in page.explorers:
