@@ -27,6 +27,13 @@ def notebook_runs(request, tmp_path_factory):
     runs.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _notebook_runs_from_the_start(request):
+    """Start the notebook runs with the session when any selected test reads one (they take most of its time)."""
+    if any("notebook_runs" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        request.getfixturevalue("notebook_runs").start()
+
+
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Chromium's path for the browser tests; they skip without it, except under CI (``CI=true``), where a

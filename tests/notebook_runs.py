@@ -16,9 +16,9 @@ of a lesson serves three tests, so the lesson runs once for them, as a learner's
   that the lesson's outputs stay the same with it was checked when it was introduced (only printed
   timings differed).
 
-Runs go to a pool of two processes (one per core of the machine the suite is budgeted on), submitted in
-the order the tests need them; each test waits for its own. The executed copies are kept in
-``artifacts/notebooks/``.
+Runs go to a pool of two processes (one per core of the machine the suite is budgeted on), all submitted
+when the session starts, in the order the tests need them, so that they run while the unit tests do; each
+test waits for its own. The executed copies are kept in ``artifacts/notebooks/``.
 """
 from __future__ import annotations
 
@@ -136,11 +136,15 @@ class NotebookRuns:
         self.futures: dict[tuple[Path, int], Future] = {}
         self.pool = None
 
-    def get(self, path: Path, seed: int = 0) -> dict:
+    def start(self) -> None:
+        """Submit every needed run (at the session's start: they run beside the tests that need none)."""
         if self.pool is None:
             self.pool = ProcessPoolExecutor(JOBS, mp_context=multiprocessing.get_context("spawn"))
             for key in self.needed:
                 self._submit(*key)
+
+    def get(self, path: Path, seed: int = 0) -> dict:
+        self.start()
         if (path, seed) not in self.futures:
             self._submit(path, seed)
         return self.futures[(path, seed)].result()
