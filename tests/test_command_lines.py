@@ -86,3 +86,17 @@ def test_setup_turns_jupyterlab_news_and_update_checks_off(tmp_path, monkeypatch
     assert settings["@jupyterlab/apputils-extension:notification"] == {"doNotDisturbMode": True, "fetchNews": "false",
                                                                        "checkForUpdates": False}
     assert settings["@jupyterlab/apputils-extension:themes"] == {"theme": "JupyterLab Dark"}
+
+
+def test_kernel_sets_cap_aten_mkl_and_onednn_alike_and_skip_what_the_cpu_lacks(monkeypatch, capsys):
+    from tools import notebooks
+
+    assert notebooks.kernel_set_env("avx2") == {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+                                                "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert set(notebooks.kernel_set_env("native").values()) == {None}, "native: no ceiling set, none inherited"
+    assert notebooks.kernel_set_env("default")["ATEN_CPU_CAPABILITY"] == "default"
+    # an AVX2 CPU: ATen falls back from avx512 to AVX2, and that set is skipped, said so
+    monkeypatch.setattr(notebooks, "cpu_capability", lambda env: "AVX2" if env["ATEN_CPU_CAPABILITY"] != "default"
+                        else "DEFAULT")
+    assert notebooks.usable_kernel_sets(["default", "avx2", "avx512"]) == ["default", "avx2"]
+    assert "skip kernel set avx512: this CPU lacks it" in capsys.readouterr().out
