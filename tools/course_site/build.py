@@ -121,21 +121,26 @@ def record_explorers(lessons, frames: Path, site: Path, grid: str, size: str, jo
                      recordings: dict | None = None) -> dict:
     """Run every lesson that shows an explorer (or take its recording); attach each explorer to its page."""
     runs = [page for page in lessons if widget_cells(nbformat.read(page.source, as_version=4))]
-    if recordings is None:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {page.source.stem: pool.submit(_record_for_site, page.source, frames / page.source.stem, grid,
-                                                     size, timeout) for page in runs}
-            recordings = {stem: {**future.result(), "folder": frames / stem} for stem, future in futures.items()}
+    pool = ProcessPoolExecutor(max_workers=jobs) if recordings is None else None
+    if pool is not None:
+        recordings = {page.source.stem: pool.submit(_record_for_site, page.source, frames / page.source.stem, grid,
+                                                    size, timeout) for page in runs}
     errors, seconds = [], {}  # per notebook: wall seconds and the kernel's CPU seconds
-    for page in runs:
-        result = recordings.get(page.source.stem, {"error": "no recording of its run was given"})
-        if "error" in result:
-            errors.append(f"{page.repo_path}: {result['error']}")
-            continue
-        seconds[page.source.stem] = {"wall": round(result["seconds"], 1), "cpu": round(result["cpu_seconds"], 1)}
-        print(f"  {page.repo_path} ({size}): {len(result['manifests'])} explorers, its run took "
-              f"{result['seconds']:.0f} s ({result['cpu_seconds']:.0f} s of CPU)", flush=True)
-        attach(page, result["manifests"], Path(result["folder"]) / "images", site)
+    try:
+        for page in runs:
+            result = recordings.get(page.source.stem, {"error": "no recording of its run was given"})
+            if pool is not None:  # a run of this build: wait for it, in order, and say how it went
+                result = {**result.result(), "folder": frames / page.source.stem}
+            if "error" in result:
+                errors.append(f"{page.repo_path}: {result['error']}")
+                continue
+            seconds[page.source.stem] = {"wall": round(result["seconds"], 1), "cpu": round(result["cpu_seconds"], 1)}
+            print(f"  {page.repo_path} ({size}): {len(result['manifests'])} explorers, its run took "
+                  f"{result['seconds']:.0f} s ({result['cpu_seconds']:.0f} s of CPU)", flush=True)
+            attach(page, result["manifests"], Path(result["folder"]) / "images", site)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     if errors:
         raise SystemExit("the site needs every lesson to run:\n" + "\n".join(errors))
     return seconds
