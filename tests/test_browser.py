@@ -2,7 +2,9 @@
 
 JupyterLab: a server on a free local port over a temporary copy of ``notebooks/`` (the kernel is this
 Python, with ``course_lib`` installed, and ``COURSE_SIZE=smoke``) opens the notebook with the learning
-rate explorer, runs all cells, and waits for the kernel. Then the learning-rate slider is moved with the
+rate explorer, runs all cells, and waits for the kernel. JupyterLab is as a class sees it: the settings of
+the environment ``course.py`` set up, in which it neither asks to fetch Jupyter news from the internet nor
+checks for updates (checked in its settings and on the page). Then the learning-rate slider is moved with the
 keyboard, as a learner would (ipywidgets 8 sliders are noUiSlider: arrow keys on the focused handle),
 and the plot image in the widget's output must change; no cell may show an error. Voila: the same for
 one widget on a page Voila renders. Screenshots go to ``artifacts/browser/``.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import time
@@ -20,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import (CHROMIUM_ARGS, free_port, jupyter_lab_command, require_browser, server,
-                             voila_command)
+import course
+from tools.browser import CHROMIUM_ARGS, free_port, jupyter_lab_command, server, voila_command
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -60,8 +63,8 @@ def notebooks(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser():
-    executable = require_browser()
+def browser(chromium):
+    executable = chromium
     import matplotlib.font_manager  # noqa: F401  warm-up: a fresh setup builds the font cache here, not in a kernel
     from playwright.sync_api import sync_playwright
 
@@ -151,15 +154,38 @@ def screenshot(page, name: str, element=None) -> Path:
     return path
 
 
+NOTIFICATION = "@jupyterlab/apputils-extension:notification"  # JupyterLab's news and update-check settings
+NEWS_QUESTION = re.compile(r"Jupyter news|check for updates|new version", re.IGNORECASE)
+
+
+def environment_settings(tmp_path: Path) -> tuple[str, ...]:
+    """JupyterLab's flags for the settings of the environment ``course.py`` sets up.
+
+    In an environment it set up (CI's), they are that environment's own: nothing to add. In another (a
+    developer's own), its ``overrides.json``, written by the same function into a folder of its own.
+    """
+    from jupyterlab.commands import get_app_dir
+
+    written = Path(get_app_dir()) / "settings" / "overrides.json"
+    settings = json.loads(written.read_text()) if written.exists() else {}
+    wanted = [(plugin, key, value) for plugin, values in course.LAB_OVERRIDES.items() for key, value in values.items()]
+    if all(settings.get(plugin, {}).get(key) == value for plugin, key, value in wanted):
+        return ()
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{written} lacks the course's settings {course.LAB_OVERRIDES}: course.py's setup did not "
+                    "write them")
+    return (f"--LabApp.app_settings_dir={course.write_lab_overrides(tmp_path / 'env').parent}",)
+
+
 def test_lr_widget_in_jupyterlab(notebooks, page, tmp_path):
     name, mark = lr_notebook(notebooks)
     runtime = tmp_path / "lab"
-    settings = runtime / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     port = free_port()
     started = time.monotonic()
-    with server(jupyter_lab_command(notebooks, port, runtime), port, ARTIFACTS / "jupyterlab.log", ready_path="/api",
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    with server(jupyter_lab_command(notebooks, port, runtime, environment_settings(tmp_path)), port,
+                ARTIFACTS / "jupyterlab.log", ready_path="/api",
                 env={"COURSE_SIZE": "smoke", "JUPYTER_RUNTIME_DIR": str(runtime / "runtime")}, cwd=notebooks):
         page.goto(f"http://127.0.0.1:{port}/lab/tree/{name}", timeout=120_000)
         page.wait_for_function(f"""() => {{
@@ -184,6 +210,7 @@ def test_lr_widget_in_jupyterlab(notebooks, page, tmp_path):
         }}""", timeout=180_000, polling=500).json_value()
         ran = time.monotonic() - started
         assert not state["errors"], f"{name} shows errors after running all cells: {state['errors']}"
+        check_no_news_or_update_check(page, port, requests)
 
         cell = page.locator(".jp-CodeCell").filter(has_text=mark).filter(has=lr_sliders(page)).first
         cell.scroll_into_view_if_needed(timeout=30_000)
@@ -193,6 +220,17 @@ def test_lr_widget_in_jupyterlab(notebooks, page, tmp_path):
                                                    f"JupyterLab, {name}", timeout=30_000)
         print(f"JupyterLab {name}: ran in {ran:.0f} s, total {time.monotonic() - started:.0f} s, "
               f"learning rate now {readout}, screenshot {shot}")
+
+
+def check_no_news_or_update_check(page, port: int, requests: list[str]) -> None:
+    """The environment's settings say no news and no update check; JupyterLab asked neither, nor showed the question."""
+    plugin = page.evaluate(f"""() => fetch('/lab/api/settings/{NOTIFICATION}').then(r => r.json())""")
+    defaults = {key: plugin["schema"]["properties"][key]["default"] for key in ("fetchNews", "checkForUpdates")}
+    assert defaults == {"fetchNews": "false", "checkForUpdates": False}, f"JupyterLab's news settings: {defaults}"
+    asked = [url for url in requests if "/lab/api/news" in url or "/lab/api/update" in url]
+    assert not asked, f"JupyterLab asked for news or updates: {asked}"
+    toasts = page.locator(".Toastify__toast, .jp-Notification-Toast").all_inner_texts()
+    assert not [t for t in toasts if NEWS_QUESTION.search(t)], f"JupyterLab asks: {toasts}"
 
 
 def move_slider_and_check_plot(page, slider, kernel: str, shot_name: str, where: str, timeout: int):

@@ -95,10 +95,8 @@ print(json.dumps({"file": course_lib.__file__, "modules": modules, "versions": [
 @pytest.mark.notebook
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_alone_in_an_empty_folder_with_the_installed_course(colab_python, tmp_path, name, monkeypatch):
-    import nbclient
-    import papermill
+    from tools.execution import execute_notebook
 
-    monkeypatch.setattr(nbclient.NotebookClient, "on_comm_open_jupyter_widget", lambda self, msg: None)  # see test_notebooks
     kernels = tmp_path / "jupyter" / "kernels" / "colab"
     kernels.mkdir(parents=True)
     (kernels / "kernel.json").write_text(json.dumps({
@@ -108,8 +106,7 @@ def test_notebook_runs_alone_in_an_empty_folder_with_the_installed_course(colab_
     folder = tmp_path / "colab"
     folder.mkdir()
     shutil.copy(ROOT / "notebooks" / name, folder / name)
-    executed = papermill.execute_notebook(str(folder / name), str(folder / f"executed-{name}"), parameters={"SIZE": "smoke"},
-                                          cwd=str(folder), kernel_name="colab", execution_timeout=300, progress_bar=False)
-    errors = [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors
-    assert any("course_lib" in "".join(c.source) for c in executed.cells)
+    run = execute_notebook(folder / name, folder / f"executed-{name}", cwd=folder, parameters={"SIZE": "smoke"},
+                           kernel_name="colab", timeout=300)
+    assert not run.errors
+    assert any("course_lib" in "".join(c.source) for c in run.notebook.cells)

@@ -2,20 +2,27 @@
 
 Unit tests (no browser): ``snap_values`` lists what each kind of control can take, ``LiveFigure.frame``
 draws through the explorer's ``render``, ``COURSE_EXPLORER_HOOK`` hands every explorer to the recorder,
-and the recorder's grid keeps the starting values within its frame budget.
+the recorder's grid keeps the starting values within its frame budget, and the builder refuses an explorer
+whose controls offer a setting it has no frame for.
 
-Browser test: ``tools/build_site.py --quick`` (smoke size, three values per control) builds the site into a
-temporary folder, served on localhost; headless Chromium opens every page with every request outside the
+Every explorer of the full site: each lesson's seed-0 run (``tests/notebook_runs.py``) records its explorers
+over the quick grid and plans them over the full grid without drawing (``tools/course_site/full_grid.py``);
+on every full-grid manifest, every combination of positions its page's controls offer has a frame of its
+own, and the page offers exactly those positions.
+
+Browser test: the quick site (smoke size, three values per control), built from those recordings into a
+temporary folder and served on localhost; headless Chromium opens every page with every request outside the
 site blocked. No page may log a console error or fail a request, every link inside the site must resolve,
-and on every explorer each control, moved, must change the picture and its text. The slowest response
-(input event to the next paint with the new frame decoded) is printed and saved with the screenshots in
-``artifacts/site/``; nothing is asserted about it, since the machine's load decides it.
+and on every explorer each control goes through every position it offers: each shows the frame of that
+position, and some position changes the picture and its text. The slowest response (input event to the next
+paint with the new frame decoded) is printed and saved with the screenshots in ``artifacts/site/``; nothing is
+asserted about it, since the machine's load decides it.
 Without Chromium or Playwright the browser test skips, except under CI (``CI=true``).
 """
 from __future__ import annotations
 
 import json
-import subprocess
+import re
 import sys
 import time
 from pathlib import Path
@@ -25,12 +32,14 @@ import ipywidgets as w
 import pytest
 
 from course_lib.widgets import base
+from notebook_runs import LESSONS
+from tools.course_site import pages
+from tools.course_site.build import attach, build
+from tools.course_site.full_grid import FOLDER as FULL_GRID
+from tools.course_site.record import plan
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "site"
-sys.path.insert(0, str(ROOT / "tools"))
-
-from course_site.record import plan  # noqa: E402
 
 
 # --- the pieces the builder relies on ------------------------------------------------------------------
@@ -88,22 +97,76 @@ def test_grid_fits_the_budget_and_keeps_the_start_and_both_ends():
     assert plan({"lr": (28, 10)}, max_frames=72, max_values=None) == {"lr": list(range(28))}
 
 
+def manifest(varied: dict[str, int], frames: list[str]) -> dict:
+    """A manifest as the recorder writes it: ``varied`` maps each varied slider to its number of positions."""
+    controls = [{"name": name, "description": name, "kind": "slider", "varied": True,
+                 "labels": [str(i) for i in range(n)], "start": 0} for name, n in varied.items()]
+    return {"id": "x", "varied": list(varied), "controls": controls, "frames": {key: [0, 0] for key in frames},
+            "images": ["a.webp"], "texts": ["a"], "size": [10, 10], "cell": 3}
+
+
+def test_builder_refuses_an_explorer_that_offers_a_setting_without_a_frame(tmp_path):
+    complete = manifest({"a": 2, "b": 2}, ["0,0", "0,1", "1,0", "1,1"])
+    assert pages.missing_frames(complete) == []
+    stale = manifest({"a": 2, "b": 2}, ["0,0", "0,1", "1,0"])
+    assert pages.missing_frames(stale) == ["1,1"]
+    page = pages.Page(ROOT / "notebooks" / "05.ipynb", "notebooks/05.ipynb", "05.html", "05")
+    with pytest.raises(SystemExit, match=r"no frame for the positions \['1,1'\]"):
+        attach(page, [stale], tmp_path, tmp_path, expected=[3])
+
+
+def full_grid_manifests(notebook_runs) -> dict[str, list[dict]]:
+    """Per lesson, the full grid's manifests its seed-0 run planned (``tools/course_site/full_grid.py``)."""
+    found = {}
+    for path in LESSONS:
+        result = notebook_runs.get(path, 0)
+        assert result["recording"], f"{path.name}: its seed-0 run recorded nothing ({result['errors'][:1]})"
+        folder = Path(result["recording"]["folder"]) / FULL_GRID
+        found[path.stem] = [json.loads(f.read_text()) for f in sorted(folder.glob("explorer-*.json"))]
+    return found
+
+
+@pytest.mark.notebook
+def test_every_position_of_every_control_of_the_full_site_has_its_own_frame(notebook_runs):
+    manifests = full_grid_manifests(notebook_runs)
+    assert sum(map(len, manifests.values())) >= len(LESSONS), "every lesson shows an explorer"
+    for stem, found in manifests.items():
+        for number, explorer in enumerate(found, start=1):
+            where = f"{stem}, explorer {number} ({explorer['module']}, varying {explorer['varied']})"
+            assert explorer["grid"] == "full" and 0 < len(explorer["frames"]) <= 72, where
+            assert not pages.missing_frames(explorer), f"{where}: no frame for {pages.missing_frames(explorer)}"
+            texts = [explorer["texts"][text] for _, text in explorer["frames"].values()]
+            assert len(set(texts)) == len(texts), f"{where}: two positions show the same setting"
+            explorer["id"] = "x"
+            html = pages.explorer_html(explorer, "frames/", None)
+            by_name = {c["name"]: c for c in explorer["controls"]}
+            for name in explorer["varied"]:
+                offered = len(by_name[name]["labels"])
+                control = re.search(rf'<(select|input)[^>]*data-control="{name}"[^>]*>(.*?</select>)?', html, re.S)
+                if control.group(1) == "select":
+                    assert control.group(0).count("<option") == offered, f"{where}: {name}'s menu"
+                elif 'type="range"' in control.group(0):
+                    assert f'max="{offered - 1}"' in control.group(0), f"{where}: {name}'s slider"
+                else:
+                    assert offered == 2, f"{where}: {name}'s checkbox"
+
+
 # --- the built site in a real browser ------------------------------------------------------------------
 
 
 @pytest.mark.browser
 @pytest.mark.slow
+@pytest.mark.notebook
 @pytest.mark.timeout(1200)
-def test_site_works_offline_in_a_browser(tmp_path):
-    from browser_support import CHROMIUM_ARGS, free_port, require_browser, server
+def test_site_works_offline_in_a_browser(tmp_path, chromium, notebook_runs):
+    from tools.browser import CHROMIUM_ARGS, free_port, server
 
-    executable = require_browser()
     out = tmp_path / "site"
+    recordings = {path.stem: notebook_runs.get(path, 0)["recording"] or {"error": "its seed-0 run failed"}
+                  for path in LESSONS}
     started = time.monotonic()
-    subprocess.run([sys.executable, str(ROOT / "tools" / "build_site.py"), "--quick", "--out", str(out)], check=True,
-                   cwd=ROOT, timeout=1100)
+    report = build(out, quick=True, recordings=recordings)
     built = time.monotonic() - started
-    report = json.loads((out / "build.json").read_text())
     assert report["page_files"] and "index.html" in report["page_files"]
     notebooks = [p.stem for pattern in ("*.ipynb", "solutions/*.ipynb") for p in (ROOT / "notebooks").glob(pattern)]
     assert {f"{stem}.html" for stem in notebooks} <= set(report["page_files"]), "a notebook has no page"
@@ -112,7 +175,7 @@ def test_site_works_offline_in_a_browser(tmp_path):
 
     with server([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(out)], port,
                 ARTIFACTS / "http.log", ready_path="/index.html"), sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             results = check_site(browser, f"http://127.0.0.1:{port}/", out, report["page_files"])
         finally:
@@ -123,9 +186,9 @@ def test_site_works_offline_in_a_browser(tmp_path):
                "site_bytes": report["bytes"], "responses": len(timings), "median_response_ms": timings[len(timings) // 2],
                "slowest_response_ms": timings[-1]}
     (ARTIFACTS / "summary.json").write_text(json.dumps({**summary, "pages_checked": results}, indent=1))
-    print(f"site (quick): built in {built:.0f} s, {summary['pages']} pages, {summary['explorers']} explorers, "
-          f"{report['bytes'] / 1e6:.1f} MB; {len(timings)} explorer responses in the browser, median "
-          f"{summary['median_response_ms']:.0f} ms, slowest {summary['slowest_response_ms']:.0f} ms")
+    print(f"site (quick): pages built in {built:.0f} s from the lessons' seed-0 runs, {summary['pages']} pages, "
+          f"{summary['explorers']} explorers, {report['bytes'] / 1e6:.1f} MB; {len(timings)} explorer responses in the "
+          f"browser, median {summary['median_response_ms']:.0f} ms, slowest {summary['slowest_response_ms']:.0f} ms")
 
 
 def check_site(browser, url: str, folder: Path, files: list[str]) -> list[dict]:
@@ -185,43 +248,45 @@ def check_links(page, url: str, folder: Path, file: str) -> None:
 
 
 def check_explorer(page, explorer, file: str, shot: str) -> list[float]:
-    """Move each control of ``explorer`` through its positions until both the picture and the text change.
+    """Move each control of ``explorer`` through every position it offers: each must show its own frame (the
+    explorer's ``data-key`` names the positions of every control), and some position must change the picture and
+    its text. A render may return no text (notebook 00 builds such an explorer itself): then only the picture.
 
-    A render may return no text (notebook 00 builds such an explorer itself): then only the picture must change.
     Returns the response times the page measured (milliseconds).
     """
     name = explorer.get_attribute("id")
     explorer.scroll_into_view_if_needed()
     page.wait_for_function("e => e.getAttribute('data-ready') === 'true'", arg=explorer.element_handle(), timeout=60_000)
     image, text = explorer.locator("img.ce-frame"), explorer.locator(".ce-text")
-    has_text = any(t.strip() for t in json.loads(explorer.locator("script.ce-data").text_content())["texts"])
+    data = json.loads(explorer.locator("script.ce-data").text_content())
+    has_text = any(t.strip() for t in data["texts"])
     controls = explorer.locator("[data-control]")
-    assert controls.count() >= 1, f"{file}: explorer {name} has no control"
+    assert controls.count() == len(data["varied"]) >= 1, f"{file}: explorer {name} has no control"
     page.evaluate("() => { window.courseExplorerTimings.length = 0; }")
+    start = [control_position(controls.nth(i)) for i in range(controls.count())]
     for index in range(controls.count()):
         control = controls.nth(index)
         kind = control.evaluate("c => c.tagName === 'SELECT' ? 'select' : c.type")
+        label = control.evaluate("c => c.closest('.ce-control').querySelector('.ce-name').textContent")
         start_image, start_text = image.get_attribute("src"), text.inner_text()
-
-        def moved():
-            return image.get_attribute("src") != start_image and (not has_text or text.inner_text() != start_text)
-
         changed = False
         if kind == "select":
-            for option in range(control.locator("option").count()):
-                control.select_option(index=option)
-                if changed := moved():
-                    break
+            moves = [lambda option=option: control.select_option(index=option)
+                     for option in range(control.locator("option").count())]
         elif kind == "checkbox":
-            control.click()
-            changed = moved()
-        else:  # a range: the far end, the near end, then every position from there, as the arrow keys go
+            moves = [control.click, control.click]
+        else:  # a range: the near end, then every position from there, as the arrow keys go
             control.focus()
-            for key in ["End", "Home"] + ["ArrowRight"] * int(control.get_attribute("max")):
-                control.press(key)
-                if changed := moved():
-                    break
-        label = control.evaluate("c => c.closest('.ce-control').querySelector('.ce-name').textContent")
+            keys = ["Home"] + ["ArrowRight"] * int(control.get_attribute("max"))
+            moves = [lambda key=key: control.press(key) for key in keys]
+        for move in moves:
+            move()
+            key = ",".join(map(str, start[:index] + [control_position(control)] + start[index + 1:]))
+            shown = explorer.get_attribute("data-key")
+            assert shown == key or (shown is None and key == ",".join(map(str, start))), (
+                f"{file}: {label!r} of {name} at position {key} shows the frame of {shown} ({text.inner_text()!r})")
+            changed = changed or (image.get_attribute("src") != start_image
+                                  and (not has_text or text.inner_text() != start_text))
         assert changed, (f"{file}: no position of {label!r} in {name} changes the picture"
                          f"{' and the text' if has_text else ''} (now: {image.get_attribute('src')}, {text.inner_text()!r})")
         control.evaluate("""c => {  // back to the start, so the next control moves from the explorer's starting state
@@ -233,3 +298,36 @@ def check_explorer(page, explorer, file: str, shot: str) -> list[float]:
     page.wait_for_timeout(100)  # the last change's time is taken at the next paint
     explorer.screenshot(path=str(ARTIFACTS / f"explorer-{shot}.png"))
     return page.evaluate("() => window.courseExplorerTimings.map(t => t.ms)")
+
+
+def control_position(control) -> int:
+    return control.evaluate("c => c.type === 'checkbox' ? (c.checked ? 1 : 0) : Number(c.value)")
+
+
+def test_a_page_says_so_when_a_setting_has_no_frame(tmp_path, chromium):
+    """explorer.js never leaves a stale picture without a word: a combination with no frame says so (the builder
+    refuses such a site; this is the page's own guard)."""
+    stale = manifest({"a": 2}, ["0"])
+    stale["controls"][0]["description"] = "a"
+    script = (ROOT / "tools" / "course_site" / "assets" / "explorer.js").read_text()
+    (tmp_path / "index.html").write_text(f"<html><body>{pages.explorer_html(stale, '', None)}<script>{script}</script>"
+                                         "</body></html>")
+    from playwright.sync_api import sync_playwright
+
+    from tools.browser import CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            errors = []
+            page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+            page.goto((tmp_path / "index.html").as_uri())
+            control = page.locator("[data-control]")
+            control.focus()
+            control.press("End")
+            assert "No frame was recorded" in page.locator(".ce-text").inner_text()
+            assert page.locator(".course-explorer").get_attribute("data-key") == "missing:1"
+            assert any("no frame for the positions 1" in e for e in errors), errors
+        finally:
+            browser.close()

@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """Build the course's static website into site/ (``python3 course.py site`` runs this).
 
-    python tools/build_site.py            # every lesson at the default size, every explorer over its grid
-    python tools/build_site.py --quick    # smoke size, three values per control: for the tests
+    python -m tools.build_site            # every lesson at the default size, every explorer over its grid
+    python -m tools.build_site --quick    # smoke size, three values per control
     python3 -m http.server -d site        # then open http://localhost:8000
 
-Pages come from the notebooks as stored; explorers' frames from running the lessons (see course_site.build).
+Pages come from the notebooks as stored; explorers' frames from running the lessons (see tools.course_site.build).
 """
 from __future__ import annotations
 
@@ -13,17 +12,16 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from course_site.build import ROOT, build  # noqa: E402
+from tools.cli import positive_int
+from tools.course_site.build import ROOT, build
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.build_site", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "site", help="folder to write (default: site/)")
-    parser.add_argument("--quick", action="store_true", help="smoke size and a coarse grid (for the tests)")
-    parser.add_argument("--jobs", type=int, default=2, help="lessons run at once (default 2: one per core)")
-    parser.add_argument("--timeout", type=int, default=900, help="seconds a cell may take")
+    parser.add_argument("--quick", action="store_true", help="smoke size and a coarse grid (as the tests build it)")
+    parser.add_argument("--jobs", type=positive_int, default=2, help="lessons run at once (default 2: one per core)")
+    parser.add_argument("--timeout", type=positive_int, default=900, help="seconds a cell may take (default 900)")
     args = parser.parse_args(argv)
     report = build(args.out.resolve(), quick=args.quick, jobs=args.jobs, timeout=args.timeout)
     frames = sum(e["frames"] for e in report["explorers"])

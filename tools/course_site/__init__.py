@@ -1,5 +1,4 @@
 """The course as a static website: every page from a stored notebook, every explorer as frames.
 
-``python3 course.py site`` (or ``python tools/build_site.py``) runs :func:`course_site.build.build`. Not part
-of ``course_lib``: learners never import it.
+``python3 course.py site`` (or ``python -m tools.build_site``) runs :func:`tools.course_site.build.build`.
 """

@@ -2,8 +2,9 @@
 
 1. Each lesson with an explorer runs in a fresh kernel (two at a time, one per core here) at the default
    size with its stored seed, as its stored outputs were made, with ``COURSE_EXPLORER_HOOK`` set so that
-   every explorer it builds is recorded (:mod:`course_site.record`). ``quick`` runs them at the smoke
-   size over a coarse grid (three values per control), for the tests.
+   every explorer it builds is recorded (:mod:`tools.course_site.record`). ``quick`` runs them at the smoke
+   size over a coarse grid (three values per control), for the tests (which record while they run the
+   lessons anyway, and pass those recordings in).
 2. Every notebook, lesson or solutions, becomes a page from its stored outputs (:mod:`course_site.pages`);
    an explorer's frames go to ``frames/<notebook>/``; each explorer also gets a full-screen page.
 3. The home page maps the course; stylesheets, scripts and MathJax are copied into ``assets/``, so the
@@ -14,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -22,44 +22,62 @@ from pathlib import Path
 
 import nbformat
 
-from . import assets, home, pages
+from tools import repository
+from tools.course_site import assets, home, pages
+from tools.notebooks import widget_cells
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOLS = ROOT / "tools"
 NOTEBOOKS = ROOT / "notebooks"
 MARKER = ".course-site"  # in every folder this builder writes: only such a folder is ever replaced
 EXPLORER_BUDGET = 4_000_000  # bytes of frames per explorer
 SITE_BUDGET = 60_000_000  # bytes for the whole site
 
 
-def execute(path: Path, folder: Path, grid: str, size: str, timeout: int) -> dict:
-    """Run one notebook in a fresh kernel that records its explorers into ``folder``; map them to cells."""
-    import nbclient
+RECORD = "tools.course_site.record:record"  # the kernel's hook: each explorer to its frames and manifest
 
-    # nbclient imitates a frontend for Output widgets and can stall a cell doing so (jupyter/nbclient#312)
-    nbclient.NotebookClient.on_comm_open_jupyter_widget = lambda self, msg: None
+
+def recording_env(folder: Path, grid: str, hook: str = RECORD) -> dict:
+    """The environment of a kernel whose explorers ``hook`` records into ``folder``."""
+    return {"COURSE_EXPLORER_HOOK": hook, "COURSE_SITE_FRAMES": str(folder),
+            "COURSE_SITE_GRID": grid,
+            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+
+
+def record_lesson(path: Path, folder: Path, grid: str, *, notebook=None, parameters: dict | None = None,
+                  env: dict | None = None, output: Path | None = None, timeout: int = 900, hook: str = RECORD) -> dict:
+    """Run the lesson at ``path`` (or ``notebook``, a changed copy of it) with its explorers recorded into ``folder``.
+
+    Returns the :class:`tools.execution.Run` (``run``), the manifests, each with ``cell``: the index of the
+    stored lesson's cell that built it (found by cell id, so injected or added cells do not shift it),
+    and the seconds it took (``seconds``, and ``cpu_seconds`` of the kernel).
+    """
+    from tools.execution import execute_notebook
+
     folder.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "COURSE_SIZE": size, "COURSE_EXPLORER_HOOK": "course_site.record:record",
-           "COURSE_SITE_FRAMES": str(folder), "COURSE_SITE_GRID": grid,
-           "PYTHONPATH": os.pathsep.join(p for p in (str(TOOLS), os.environ.get("PYTHONPATH", "")) if p)}
-    env.pop("COURSE_STRICT", None)  # frames need the explorers, not the claims (the test suite checks those)
-    notebook = nbformat.read(path, as_version=4)
-    start, used = time.perf_counter(), _children_cpu()
-    cells = {}  # manifest file -> index of the cell that wrote it
+    stored = {cell.get("id"): index for index, cell in enumerate(nbformat.read(path, as_version=4).cells)}
+    cells = {}  # manifest file -> index of the stored cell that wrote it
 
     def executed(cell, cell_index, **_):
         for file in folder.glob("explorer-*.json"):
-            cells.setdefault(file.name, cell_index)
+            if file.name not in cells and cell.get("id") in stored:
+                cells[file.name] = stored[cell.get("id")]
 
-    client = nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3", on_cell_executed=executed,
-                                     resources={"metadata": {"path": str(path.parent)}})
-    try:
-        client.execute(env=env)
-    except nbclient.exceptions.CellExecutionError as error:
-        return {"path": str(path), "error": str(error)[-3000:]}
+    used = _children_cpu()
+    run = execute_notebook(notebook if notebook is not None else path, output, cwd=path.parent, parameters=parameters,
+                           env={**(env or {}), **recording_env(folder, grid, hook)}, timeout=timeout,
+                           on_cell_executed=executed)
     manifests = [{**json.loads((folder / name).read_text()), "cell": cells[name]} for name in sorted(cells)]
-    return {"path": str(path), "manifests": manifests, "seconds": time.perf_counter() - start,
-            "cpu_seconds": _children_cpu() - used}
+    return {"run": run, "manifests": manifests, "seconds": run.seconds, "cpu_seconds": _children_cpu() - used}
+
+
+def _record_for_site(path: Path, folder: Path, grid: str, size: str, timeout: int) -> dict:
+    """A lesson as the site records it: as stored, at ``size`` (frames need the explorers, not the claims)."""
+    result = record_lesson(path, folder, grid, env={"COURSE_SIZE": size, "COURSE_STRICT": None}, timeout=timeout)
+    run = result.pop("run")
+    if run.errors:
+        index, error = run.errors[0]
+        return {"error": f"cell {index}: {error}"}
+    return result
 
 
 def _children_cpu() -> float:
@@ -70,8 +88,12 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def build(out: Path, quick: bool = False, jobs: int = 2, timeout: int = 900) -> dict:
-    """Write the site into ``out`` (replaced whole); return what was built, with sizes and times."""
+def build(out: Path, quick: bool = False, jobs: int = 2, timeout: int = 900, recordings: dict | None = None) -> dict:
+    """Write the site into ``out`` (replaced whole); return what was built, with sizes and times.
+
+    ``recordings`` (for the tests, which record while they run the lessons): per lesson's file stem, what
+    :func:`record_lesson` returned for it and the ``folder`` it recorded into; no lesson is run again.
+    """
     start = time.perf_counter()
     grid, size = ("quick", "smoke") if quick else ("full", "default")
     lessons = [pages.read_page(p, ROOT, "lesson") for p in sorted(NOTEBOOKS.glob("*.ipynb"))]
@@ -82,8 +104,8 @@ def build(out: Path, quick: bool = False, jobs: int = 2, timeout: int = 900) -> 
     try:
         site = stage / "site"
         site.mkdir()
-        (site / MARKER).write_text("written by tools/build_site.py; replaced whole by the next build\n")
-        run_seconds = record_explorers(lessons, stage / "frames", site, grid, size, jobs, timeout)
+        (site / MARKER).write_text("written by python -m tools.build_site; replaced whole by the next build\n")
+        run_seconds = record_explorers(lessons, stage / "frames", site, grid, size, jobs, timeout, recordings)
         write_pages(lessons, solutions, site)
         assets.copy_assets(site)
         report = check_budgets(site, lessons)
@@ -95,34 +117,45 @@ def build(out: Path, quick: bool = False, jobs: int = 2, timeout: int = 900) -> 
     return report
 
 
-def record_explorers(lessons, frames: Path, site: Path, grid: str, size: str, jobs: int, timeout: int) -> dict:
-    """Run every lesson that shows an explorer; attach each explorer (its manifest and HTML) to its page."""
-    runs = [page for page in lessons if pages.widget_cells(nbformat.read(page.source, as_version=4))]
+def record_explorers(lessons, frames: Path, site: Path, grid: str, size: str, jobs: int, timeout: int,
+                     recordings: dict | None = None) -> dict:
+    """Run every lesson that shows an explorer (or take its recording); attach each explorer to its page."""
+    runs = [page for page in lessons if widget_cells(nbformat.read(page.source, as_version=4))]
+    pool = ProcessPoolExecutor(max_workers=jobs) if recordings is None else None
+    if pool is not None:
+        recordings = {page.source.stem: pool.submit(_record_for_site, page.source, frames / page.source.stem, grid,
+                                                    size, timeout) for page in runs}
     errors, seconds = [], {}  # per notebook: wall seconds and the kernel's CPU seconds
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [(page, pool.submit(execute, page.source, frames / page.source.stem, grid, size, timeout)) for page in runs]
-        for page, future in futures:
-            result = future.result()
+    try:
+        for page in runs:
+            result = recordings.get(page.source.stem, {"error": "no recording of its run was given"})
+            if pool is not None:  # a run of this build: wait for it, in order, and say how it went
+                result = {**result.result(), "folder": frames / page.source.stem}
             if "error" in result:
                 errors.append(f"{page.repo_path}: {result['error']}")
                 continue
             seconds[page.source.stem] = {"wall": round(result["seconds"], 1), "cpu": round(result["cpu_seconds"], 1)}
-            print(f"  ran {page.repo_path} ({size}): {len(result['manifests'])} explorers in {result['seconds']:.0f} s "
-                  f"({result['cpu_seconds']:.0f} s of CPU)", flush=True)
-            attach(page, result["manifests"], frames / page.source.stem / "images", site)
+            print(f"  {page.repo_path} ({size}): {len(result['manifests'])} explorers, its run took "
+                  f"{result['seconds']:.0f} s ({result['cpu_seconds']:.0f} s of CPU)", flush=True)
+            attach(page, result["manifests"], Path(result["folder"]) / "images", site)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     if errors:
         raise SystemExit("the site needs every lesson to run:\n" + "\n".join(errors))
     return seconds
 
 
-def attach(page, manifests: list[dict], images: Path, site: Path) -> None:
+def attach(page, manifests: list[dict], images: Path, site: Path, expected: list[int] | None = None) -> None:
+    """Copy each explorer's frames into the site and give the page its HTML. ``expected``: the cells that show a
+    widget (default: those of the stored notebook)."""
     stem = page.source.stem
-    expected = pages.widget_cells(nbformat.read(page.source, as_version=4))
+    expected = widget_cells(nbformat.read(page.source, as_version=4)) if expected is None else expected
     missing = sorted(set(expected) - {m["cell"] for m in manifests})
     if missing:
         raise SystemExit(f"{page.repo_path}: cells {missing} show a widget, but no explorer was built there; the site "
                          f"places an explorer in the cell that builds it (is the stored notebook out of date? python "
-                         f"tools/notebooks.py refresh {stem})")
+                         f"-m tools.notebooks refresh {stem})")
     unseen = [m["cell"] for m in manifests if m["cell"] not in expected]
     if unseen:  # built, never displayed: the notebook's page has no place for it
         print(f"  {page.repo_path}: explorers built in cells {unseen} show nowhere and are left out", flush=True)
@@ -130,6 +163,10 @@ def attach(page, manifests: list[dict], images: Path, site: Path) -> None:
     target = site / "frames" / stem
     target.mkdir(parents=True, exist_ok=True)
     for number, manifest in enumerate(manifests, start=1):
+        missing = pages.missing_frames(manifest)
+        if missing:  # the page would offer settings it cannot show
+            raise SystemExit(f"{page.repo_path}: the explorer of cell {manifest['cell']} has no frame for the "
+                             f"positions {missing[:10]} of its controls {manifest['varied']} ({len(missing)} in all)")
         manifest["id"] = f"{stem}-explorer-{number}"
         manifest["file"] = f"{manifest['id']}.html"
         for file in manifest["images"]:
@@ -141,10 +178,7 @@ def attach(page, manifests: list[dict], images: Path, site: Path) -> None:
 
 def write_pages(lessons, solutions, site: Path) -> None:
     """A page per notebook, with links to its neighbours and its Colab copy; a page per explorer; the home page."""
-    sys.path.insert(0, str(TOOLS))
-    import nbtools
-
-    repo_url = f"https://github.com/{nbtools.REPO}"
+    repo_url = f"https://github.com/{repository.REPO}"
     title = home.course_title(ROOT)
     files = {page.source.name: page.file for page in lessons + solutions}
     by_stem = {page.source.stem: page for page in lessons + solutions}
@@ -158,7 +192,8 @@ def write_pages(lessons, solutions, site: Path) -> None:
                 links.append(("", partner.file, "the solutions" if page.kind == "lesson" else "back to the lesson"))
             if i + 1 < len(group):
                 links.append(("next", group[i + 1].file, f"{group[i + 1].title} →"))
-            chrome = {"root": "", "header": pages.header(page.title, links, nbtools.colab_url(page.repo_path), title),
+            colab = repository.colab_url(page.repo_path)
+            chrome = {"root": "", "header": pages.header(page.title, links, colab, title),
                       "footer": pages.footer(links)}
             (site / page.file).write_text(pages.notebook_page(page, files, repo_url, chrome), encoding="utf-8")
             for manifest in page.explorers:

@@ -7,7 +7,7 @@ from pathlib import Path
 import jinja2
 import nbformat
 
-from . import pages
+from tools.course_site import pages
 
 
 def home_page(lessons, by_stem: dict, root: Path) -> str:

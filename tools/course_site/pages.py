@@ -11,10 +11,12 @@ import html
 import json
 import re
 from dataclasses import dataclass, field
+from itertools import product
 from pathlib import Path
 
 import nbformat
-from notebooks import WIDGET_NOTE, WIDGET_VIEW  # tools/notebooks.py: what a stored widget output holds
+
+from tools.notebooks import is_widget
 
 TEMPLATES = Path(__file__).parent / "templates"
 BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)[ \t]*\n*")
@@ -46,15 +48,11 @@ def read_page(path: Path, root: Path, kind: str) -> Page:
     return Page(path, path.relative_to(root).as_posix(), f"{path.stem}.html", title, learn, kind)
 
 
-def is_widget_output(output) -> bool:
-    data = output.get("data", {})
-    return WIDGET_VIEW in data or "".join(data.get("text/plain", "")).strip() == WIDGET_NOTE
-
-
-def widget_cells(notebook) -> list[int]:
-    """Indices of the code cells whose stored output is a widget (its note, or a saved view)."""
-    return [i for i, cell in enumerate(notebook.cells)
-            if cell.cell_type == "code" and any(is_widget_output(o) for o in cell.get("outputs", []))]
+def missing_frames(manifest: dict) -> list[str]:
+    """The combinations of the varied controls' positions that the page offers and no frame shows (``"i,j"``)."""
+    by_name = {c["name"]: c for c in manifest["controls"]}
+    offered = product(*(range(len(by_name[name]["labels"])) for name in manifest["varied"]))
+    return [key for key in (",".join(map(str, combo)) for combo in offered) if key not in manifest["frames"]]
 
 
 def explorer_html(manifest: dict, frames_url: str, present_href: str | None) -> str:
@@ -152,7 +150,7 @@ def notebook_page(page: Page, pages: dict[str, str], repo_url: str, site: dict) 
     for index, explorers in by_cell.items():
         cell = notebook.cells[index]
         markup = "\n".join(e["html"] for e in explorers)
-        outputs = [o for o in cell.get("outputs", []) if is_widget_output(o)]
+        outputs = [o for o in cell.get("outputs", []) if is_widget(o)]
         if outputs:
             outputs[0]["data"] = {"text/html": markup}
             for extra in outputs[1:]:

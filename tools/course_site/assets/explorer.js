@@ -30,7 +30,15 @@
       var positions = inputs.map(position);
       var key = positions.join(",");
       var frame = data.frames[key];
-      if (!frame) { return; }
+      if (!frame) {  // the builder refuses such a site (pages.missing_frames); never leave a stale picture silently
+        root.setAttribute("data-key", "missing:" + key);
+        text.textContent = "No frame was recorded for this setting: run the notebook to see it.";
+        img.alt = text.textContent;
+        img.style.opacity = "0.3";
+        console.error("course explorer " + root.id + ": no frame for the positions " + key);
+        return;
+      }
+      img.style.opacity = "";
       inputs.forEach(function (input, i) {
         var output = root.querySelector('output[data-for="' + data.varied[i] + '"]');
         var label = data.labels[data.varied[i]][positions[i]];

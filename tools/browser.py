@@ -1,8 +1,8 @@
-"""Helpers for the real-browser tests: servers on a free local port, headless Chromium, waiting.
+"""Headless Chromium and the servers it browses: for the browser tests and ``benchmarks/site_sliders.py``.
 
-The tests drive Debian's Chromium (``/usr/bin/chromium``) through Playwright for Python, since
-``playwright install`` cannot download its own browser everywhere. Without Chromium the tests skip,
-except under CI (``CI=true``), where a missing browser is a broken setup and fails them.
+Both drive Debian's Chromium (``/usr/bin/chromium``) through Playwright for Python, since ``playwright
+install`` cannot download its own browser everywhere; servers (JupyterLab, Voila, a static site) run on a
+free local port in their own process group and are stopped with everything they started.
 """
 from __future__ import annotations
 
@@ -18,29 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-import pytest
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def require_browser() -> str:
-    """Return Chromium's path, or skip the test (fail under CI) naming what is missing."""
-    problems = []
-    if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        problems.append(f"Chromium is not installed at {CHROMIUM} (Debian: apt-get install chromium; "
-                        "`python3 course.py test` installs it when run as root)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        problems.append("the playwright Python package is missing (pip install -e '.[dev]')")
-    if problems:
-        reason = "; ".join(problems)
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but the browser tests cannot run: {reason}", pytrace=False)
-        pytest.skip(reason)
-    return CHROMIUM
 
 
 def free_port() -> int:
@@ -120,13 +100,15 @@ def tail(log: Path, chars: int = 3000) -> str:
         return ""
 
 
-def jupyter_lab_command(root_dir: Path, port: int, runtime: Path) -> list[str]:
+def jupyter_lab_command(root_dir: Path, port: int, runtime: Path, extra: tuple[str, ...] = ()) -> list[str]:
+    """JupyterLab for a test: this Python's, no token, its own settings and workspaces under ``runtime``.
+
+    News and update checks are left as the environment sets them (``course.py`` turns them off there)."""
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
                "--ServerApp.port_retries=0", "--IdentityProvider.token=", "--ServerApp.password=",
                "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={root_dir}",
-               "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
-               "jupyterlab.NeverCheckForUpdate", f"--LabApp.user_settings_dir={runtime / 'settings'}",
-               f"--LabApp.workspaces_dir={runtime / 'workspaces'}"]
+               "--LabApp.expose_app_in_browser=True", f"--LabApp.user_settings_dir={runtime / 'settings'}",
+               f"--LabApp.workspaces_dir={runtime / 'workspaces'}", *extra]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     return command
