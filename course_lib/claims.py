@@ -8,7 +8,7 @@ since another device or library version can move small numbers.
 wrong (and how), or right. Under ``COURSE_STRICT=1`` a wrong answer raises (the solution notebooks).
 
 With ``COURSE_CLAIMS_LOG`` set to a file, every claim and exercise outcome is also appended to it as a
-line of JSON: ``tools/notebooks.py check`` counts them there, since a widget redrawn in the same cell
+line of JSON: ``python -m tools.notebooks check`` counts them there, since a widget redrawn in the same cell
 can clear the printed lines of a headless run.
 """
 from __future__ import annotations
