@@ -36,11 +36,11 @@ OPTIMIZERS = ("adamw", "adam", "sgd", "momentum")  # adam: L2 added to the gradi
 
 # The settings each size runs (research in FINDINGS: seeds 0-2 grok within these budgets with decay).
 SETTINGS = {
-    "smoke": {"p": 31, "train_fraction": 0.5, "embed_dim": 32, "hidden": 128, "lr": 1e-2, "weight_decay": 1.0,
+    "smoke": {"p": 47, "train_fraction": 0.5, "embed_dim": 64, "hidden": 128, "lr": 1e-2, "weight_decay": 1.0,
               "num_steps": 600},
-    "default": {"p": 59, "train_fraction": 0.4, "embed_dim": 64, "hidden": 128, "lr": 3e-3, "weight_decay": 1.0,
-                "num_steps": 3000},
-    "gpu": {"p": 113, "train_fraction": 0.3, "embed_dim": 128, "hidden": 512, "lr": 1e-3, "weight_decay": 1.0,
+    "default": {"p": 47, "train_fraction": 0.5, "embed_dim": 64, "hidden": 128, "lr": 1e-2, "weight_decay": 1.0,
+                "num_steps": 1000},
+    "gpu": {"p": 97, "train_fraction": 0.4, "embed_dim": 128, "hidden": 512, "lr": 3e-3, "weight_decay": 1.0,
             "num_steps": 10000},
 }
 

@@ -53,8 +53,8 @@ SCHEDULES = ("constant", "cosine", "step", "linear")
 
 # Sizes: the model and its budget. gpu reads every module of the standard library (its tests excluded) too.
 SETTINGS = {
-    "smoke": {"width": 32, "heads": 4, "layers": 1, "context": 32, "batch_size": 32, "num_steps": 150},
-    "default": {"width": 32, "heads": 4, "layers": 1, "context": 32, "batch_size": 32, "num_steps": 600},
+    "smoke": {"width": 32, "heads": 4, "layers": 2, "context": 32, "batch_size": 32, "num_steps": 100},
+    "default": {"width": 32, "heads": 4, "layers": 2, "context": 32, "batch_size": 32, "num_steps": 300},
     "gpu": {"width": 256, "heads": 8, "layers": 4, "context": 256, "batch_size": 64, "num_steps": 5000},
 }
 
