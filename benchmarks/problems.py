@@ -100,9 +100,11 @@ def _spikes(losses: list[float], factor: float = 1.5, window: int = 10) -> int:
 
 
 def optimizers(args) -> None:
-    configs = {f"adamw lr {lr:g}": {"lr": lr, "optimizer": "adamw", "schedule": "cosine"} for lr in args.adam_lrs}
-    configs.update({f"momentum lr {lr:g}": {"lr": lr, "optimizer": "momentum", "schedule": "cosine"} for lr in args.sgd_lrs})
-    _text_table(f"AdamW against SGD + momentum 0.9 (01), {args.size}, cosine, clip 1.0", configs, args)
+    configs = {f"adamw lr {lr:g}": {"lr": lr, "optimizer": "adamw", "schedule": "cosine", "norm": args.norm}
+               for lr in args.adam_lrs}
+    configs.update({f"momentum lr {lr:g}": {"lr": lr, "optimizer": "momentum", "schedule": "cosine", "norm": args.norm}
+                    for lr in args.sgd_lrs})
+    _text_table(f"AdamW against SGD + momentum 0.9 (01), {args.size}, {args.norm}-LN, cosine, clip 1.0", configs, args)
 
 
 def warmup(args) -> None:
@@ -117,7 +119,8 @@ def schedules(args) -> None:
     configs = {}
     for lr in args.schedule_lrs:
         for name, warm in (("constant", 0), ("step", 0), ("cosine", 0), ("cosine", args.warmup_steps)):
-            configs[f"{name}{' + warm-up' if warm else ''} lr {lr:g}"] = {"lr": lr, "schedule": name, "warmup_steps": warm}
+            configs[f"{name}{' + warm-up' if warm else ''} lr {lr:g}"] = {"lr": lr, "schedule": name, "warmup_steps": warm,
+                                                                          "norm": args.norm}
     _text_table(f"Schedules at a fixed budget (03), {args.size}", configs, args)
 
 
@@ -174,7 +177,7 @@ def main() -> None:
     parser.add_argument("--sgd-lrs", type=float, nargs="+", default=[0.1, 0.3, 1.0])
     parser.add_argument("--warmup-lrs", type=float, nargs="+", default=[2e-2, 3e-2])
     parser.add_argument("--warmup-steps", type=int, default=100)
-    parser.add_argument("--norm", default="post", choices=text.NORMS)
+    parser.add_argument("--norm", default="post", choices=text.NORMS, help="the block every text section trains")
     parser.add_argument("--schedule-lrs", type=float, nargs="+", default=[1e-2])
     parser.add_argument("--moved-lrs", type=float, nargs="+", default=[3e-3])
     parser.add_argument("--bf16-steps", type=int, default=20)

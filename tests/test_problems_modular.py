@@ -85,3 +85,12 @@ def test_weight_decay_makes_the_smoke_run_generalise():
     without, with_decay = curves.valid_accuracy[0][-1], curves.valid_accuracy[1][-1]
     assert curves.train_accuracy[0][-1] == 1.0
     assert with_decay > without + 0.2, (without, with_decay)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from course_lib.problems import modular as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

@@ -59,3 +59,12 @@ def test_augmentation_changes_the_batches_only():
 def test_bad_training_arguments_are_named(kwargs, word):
     with pytest.raises(ValueError, match=word):
         moved_digits.train_moved_digits(**{"num_epochs": 1, "device": "cpu", "size": "smoke", **kwargs})
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from course_lib.problems import moved_digits as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

@@ -103,3 +103,12 @@ def test_runs_keep_every_step_and_the_validation_curve(data):
     assert step in (10, 20) and value == min(runs[0].valid_loss) and math.isfinite(runs[1].final)
     with pytest.raises(ValueError, match="configs"):
         text.train_text_runs([])
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from course_lib.problems import text as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
