@@ -7,6 +7,7 @@
     python benchmarks/problems.py schedules --size default     # 03: constant, step, cosine, warm-up + cosine
     python benchmarks/problems.py moved --size default         # 06: augmentation, MLP against CNN, on moved digits
     python benchmarks/problems.py bf16                          # 08: fp32 against bf16 autocast on this CPU
+    python benchmarks/problems.py recipe --size default        # 10: plain baseline against the usual recipe
 
 Every number is over seeds 0, 1, 2 (``--seeds``): the mean, its standard error and the per-seed values. Times
 are CPU seconds of this process (``time.process_time``): the machine may be shared, and wall-clock time
@@ -124,6 +125,16 @@ def schedules(args) -> None:
     _text_table(f"Schedules at a fixed budget (03), {args.size}", configs, args)
 
 
+def recipe(args) -> None:
+    """Lesson 10: a plain baseline (Adam, constant lr, no clipping) against the usual recipe, each lr tuned."""
+    configs = {f"baseline adam constant lr {lr:g}": {"lr": lr, "optimizer": "adam", "schedule": "constant", "grad_clip": None,
+                                                    "norm": args.norm} for lr in args.baseline_lrs}
+    configs.update({f"recipe adamw warm-up {args.warmup_steps} + cosine, clip 1, wd {args.recipe_wd:g}, lr {lr:g}":
+                    {"lr": lr, "optimizer": "adamw", "schedule": "cosine", "warmup_steps": args.warmup_steps,
+                     "grad_clip": 1.0, "weight_decay": args.recipe_wd, "norm": args.norm} for lr in args.recipe_lrs})
+    _text_table(f"Baseline against recipe (lesson 10), {args.size}, {args.norm}-LN", configs, args)
+
+
 def moved(args) -> None:
     print(f"## Moved digits (06), {args.size}: test accuracy on shifted digits")
     for kind in moved_digits.MODELS:
@@ -140,27 +151,44 @@ def moved(args) -> None:
 
 
 def bf16(args) -> None:
-    """08: the same training steps in fp32 and under bf16 autocast, timed in one process, alternating."""
+    """08: the same training steps in fp32 and under bf16 autocast, alternating in one process; saved activations."""
+    from course_lib import memory
+
     flags = Path("/proc/cpuinfo").read_text().split() if Path("/proc/cpuinfo").exists() else []
     print(f"## bf16 autocast (08): torch {torch.__version__}, ATen kernels {torch.backends.cpu.get_cpu_capability()}, "
           f"avx512_bf16 {'avx512_bf16' in flags}, amx_bf16 {'amx_bf16' in flags}")
-    for size_name, overrides in (("default", {}), ("gpu model on the CPU", {"width": 256, "heads": 8, "layers": 4, "context": 256,
-                                                                         "batch_size": 16})):
-        times = {None: [], "bf16": []}
-        for _ in range(args.repeats):
-            for amp in (None, "bf16"):
+    data = text._cached_data("default")
+    for name in ("default", "gpu"):
+        conf = text.settings(name)
+        if name == "gpu":
+            conf["batch_size"] = args.bf16_gpu_batch  # the gpu model, a smaller batch, on this CPU
+        torch.manual_seed(0)
+        model = text.TransformerLM(256, conf["context"], conf["width"], conf["heads"], conf["layers"], "pre")
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        x, y = next(iter(text.WindowLoader(data.train, conf["context"], conf["batch_size"], 1)))
+        times = {None: [], torch.bfloat16: []}
+        for repeat in range(args.repeats + 1):
+            for dtype in times:
                 start = time.process_time()
-                trainer = text.train_text(lr=3e-3, num_steps=args.bf16_steps, steps_per_epoch=args.bf16_steps, amp=amp,
-                                          size="default", **overrides)
-                times[amp].append((time.process_time() - start) / args.bf16_steps)
-                loss = trainer.history.epoch["valid_loss"][-1]
-        ratio = statistics.median(times[None]) / statistics.median(times["bf16"])
-        print(f"- {size_name}: fp32 {statistics.median(times[None]) * 1000:.1f} ms/step, bf16 "
-              f"{statistics.median(times['bf16']) * 1000:.1f} ms/step: bf16 is {ratio:.2f}x as fast (last valid loss {loss:.3f})")
+                for _ in range(args.bf16_steps):
+                    with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+                        loss = text.lm_loss(model(x), y)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                if repeat:  # the first round warms up both
+                    times[dtype].append((time.process_time() - start) / args.bf16_steps)
+        fp32, half = statistics.median(times[None]), statistics.median(times[torch.bfloat16])
+        saved32 = memory.saved_bytes(model, x)
+        saved16 = memory.saved_bytes(model, x, autocast_dtype=torch.bfloat16)
+        print(f"- {name} model (width {conf['width']}, {conf['layers']} layers, context {conf['context']}, batch "
+              f"{conf['batch_size']}): fp32 {fp32 * 1000:.1f} ms/step, bf16 {half * 1000:.1f} ms/step: bf16 takes "
+              f"{half / fp32:.2f}x the time; activations saved for backward {memory.format_bytes(saved32)} fp32, "
+              f"{memory.format_bytes(saved16)} bf16 ({saved16 / saved32:.2f}x)")
 
 
 SECTIONS = {"grokking": grokking, "l2": l2, "optimizers": optimizers, "warmup": warmup, "schedules": schedules,
-            "moved": moved, "bf16": bf16}
+            "moved": moved, "bf16": bf16, "recipe": recipe}
 
 
 def main() -> None:
@@ -179,8 +207,12 @@ def main() -> None:
     parser.add_argument("--warmup-steps", type=int, default=100)
     parser.add_argument("--norm", default="post", choices=text.NORMS, help="the block every text section trains")
     parser.add_argument("--schedule-lrs", type=float, nargs="+", default=[1e-2])
+    parser.add_argument("--baseline-lrs", type=float, nargs="+", default=[3e-3, 1e-2])
+    parser.add_argument("--recipe-lrs", type=float, nargs="+", default=[2e-2, 3e-2])
+    parser.add_argument("--recipe-wd", type=float, default=0.1)
     parser.add_argument("--moved-lrs", type=float, nargs="+", default=[3e-3])
-    parser.add_argument("--bf16-steps", type=int, default=20)
+    parser.add_argument("--bf16-steps", type=int, default=10)
+    parser.add_argument("--bf16-gpu-batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     apply_thread_policy()

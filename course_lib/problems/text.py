@@ -227,7 +227,7 @@ class TransformerLM(nn.Module):
 
 
 def make_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float, betas=(0.9, 0.95)):
-    """AdamW decays only matrices (not biases, LayerNorm gains or... embeddings are matrices and decay), as usual."""
+    """The named optimizer; weight decay applies to the matrices (embeddings included), not to biases or LayerNorm gains."""
     check_choice("optimizer", name, OPTIMIZERS)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
