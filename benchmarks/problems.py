@@ -59,15 +59,22 @@ def grokking(args) -> None:
     print(f"- difference: {gap(final(without), final(with_decay))}")
     print(f"- step train accuracy >= 99%: {curves.first_step('train_accuracy', 0.99)} (members {list(zip(curves.seed, curves.weight_decay))})")
     print(f"- step validation accuracy >= 90%: {curves.first_step('valid_accuracy', 0.9)}")
-    print(f"## Early stopping (07) on the decayed runs' validation loss, read every {args.eval_every} steps")
+    print(f"## Early stopping (07) on the decayed runs' validation loss, read every {args.eval_every} steps from step "
+          f"{args.eval_every} on (as Trainer with steps_per_epoch={args.eval_every} reads it: no reading at step 0)")
     for patience in args.patience:
         stops = []
         for k in with_decay:
-            stopper = EarlyStopping(monitor="valid_loss", patience=patience)
-            stop = next((step for step, loss in zip(curves.steps, curves.valid_loss[k]) if stopper.update(loss)[0]), None)
-            stops.append((stop, curves.steps[stopper.best_epoch - 1], curves.valid_accuracy[k][stopper.best_epoch - 1]))
+            stopper, steps = EarlyStopping(monitor="valid_loss", patience=patience), curves.steps[1:]
+            stop = next((step for step, loss in zip(steps, curves.valid_loss[k][1:]) if stopper.update(loss)[0]), None)
+            stops.append((stop, steps[stopper.best_epoch - 1], curves.valid_accuracy[k][stopper.best_epoch]))
         print(f"- patience {patience} evaluations ({patience * args.eval_every} steps): (stopped at, best step, its valid "
               f"accuracy) per seed {[(s, b, round(a, 3)) for s, b, a in stops]}")
+    for k in with_decay:
+        losses = curves.valid_loss[k]
+        peak = max(range(1, len(losses)), key=losses.__getitem__)
+        print(f"- seed {curves.seed[k]}: validation loss {losses[1]:.3f} at step {curves.steps[1]}, highest {losses[peak]:.3f} "
+              f"at step {curves.steps[peak]}, back below its step-{curves.steps[1]} value at step "
+              f"{next((curves.steps[i] for i in range(peak, len(losses)) if losses[i] < losses[1]), None)}")
     print(f"({time.process_time() - start:.1f} CPU s)")
 
 
@@ -214,8 +221,13 @@ def main() -> None:
     parser.add_argument("--bf16-steps", type=int, default=10)
     parser.add_argument("--bf16-gpu-batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--stdlib", default=None, help="read the text from another Python's standard library folder")
     args = parser.parse_args()
     apply_thread_policy()
+    if args.stdlib:  # every text run of this process trains on that Python's corpus
+        corpus = text.text_data(args.size, stdlib=args.stdlib)
+        text._DATA[(args.size, text.stdlib_dir())] = corpus
+        print(f"(text of Python at {args.stdlib}: {corpus.sources['train_bytes']} training bytes)")
     SECTIONS[args.section](args)
 
 
