@@ -90,9 +90,11 @@ def l2(args) -> None:
 
 def _text_table(title: str, configs: dict, args) -> dict:
     """Train every named config for each seed; print the final validation loss of each; return name -> list."""
-    print(f"## {title}")
+    extra = {k: v for k, v in (("num_steps", args.num_steps), ("batch_size", args.batch_size)) if v is not None}
+    print(f"## {title}{f', {extra}' if extra else ''}")
     out = {}
     for name, config in configs.items():
+        config = {**config, **extra}
         start = time.process_time()
         runs = text.train_text_runs([{**config, "seed": s} for s in args.seeds], size=args.size, eval_every=args.eval_every)
         out[name] = [r.final if r.status == "completed" else math.nan for r in runs]
@@ -126,7 +128,7 @@ def warmup(args) -> None:
 def schedules(args) -> None:
     configs = {}
     for lr in args.schedule_lrs:
-        for name, warm in (("constant", 0), ("step", 0), ("cosine", 0), ("cosine", args.warmup_steps)):
+        for name, warm in [(n, 0) for n in args.schedules] + ([("cosine", args.warmup_steps)] if args.warmup_steps else []):
             configs[f"{name}{' + warm-up' if warm else ''} lr {lr:g}"] = {"lr": lr, "schedule": name, "warmup_steps": warm,
                                                                           "norm": args.norm}
     _text_table(f"Schedules at a fixed budget (03), {args.size}", configs, args)
@@ -213,6 +215,9 @@ def main() -> None:
     parser.add_argument("--warmup-lrs", type=float, nargs="+", default=[2e-2, 3e-2])
     parser.add_argument("--warmup-steps", type=int, default=100)
     parser.add_argument("--norm", default="post", choices=text.NORMS, help="the block every text section trains")
+    parser.add_argument("--schedules", nargs="+", default=["constant", "step", "cosine"], choices=text.SCHEDULES)
+    parser.add_argument("--num-steps", type=int, default=None, help="text runs: steps (default: the size's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="text runs: batch size (default: the size's)")
     parser.add_argument("--schedule-lrs", type=float, nargs="+", default=[1e-2])
     parser.add_argument("--baseline-lrs", type=float, nargs="+", default=[3e-3, 1e-2])
     parser.add_argument("--recipe-lrs", type=float, nargs="+", default=[2e-2, 3e-2])

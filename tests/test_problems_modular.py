@@ -94,3 +94,14 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_early_stopping_with_a_usual_patience_stops_while_the_network_memorises():
+    """07's claim in miniature: read every 10 steps, the validation loss peaks at memorisation (step ~50) and is back
+    below its first reading only after ~300 steps, so a patience of 10 readings stops at step 110 with chance accuracy."""
+    from course_lib.training.early_stopping import EarlyStopping
+
+    stopper = EarlyStopping(monitor="valid_loss", patience=10)
+    trainer = modular.train_modular(num_steps=300, size="smoke", steps_per_epoch=10, callbacks=[stopper], device="cpu")
+    assert trainer.history.num_steps == 110 and stopper.best_epoch == 1
+    assert trainer.history.epoch["train_accuracy"][-1] == 1.0 and max(trainer.history.epoch["valid_accuracy"]) < 0.05
