@@ -34,14 +34,15 @@ from ..validate import check_choice, check_int, check_number
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "momentum")  # adam: L2 added to the gradient; adamw: decoupled decay
 
-# The settings each size runs (research in FINDINGS: seeds 0-2 grok within these budgets with decay).
+# The settings each size runs. Measured at default over seeds 0-2: training accuracy 99% by step 50, validation
+# accuracy 90% at steps 600-750 with decay 1, 0% without (benchmarks/problems.py grokking).
 SETTINGS = {
     "smoke": {"p": 47, "train_fraction": 0.5, "embed_dim": 64, "hidden": 128, "lr": 1e-2, "weight_decay": 1.0,
               "num_steps": 600},
     "default": {"p": 47, "train_fraction": 0.5, "embed_dim": 64, "hidden": 128, "lr": 1e-2, "weight_decay": 1.0,
                 "num_steps": 1000},
-    "gpu": {"p": 97, "train_fraction": 0.4, "embed_dim": 128, "hidden": 512, "lr": 3e-3, "weight_decay": 1.0,
-            "num_steps": 10000},
+    "gpu": {"p": 97, "train_fraction": 0.5, "embed_dim": 128, "hidden": 256, "lr": 1e-2, "weight_decay": 1.0,
+            "num_steps": 3000},  # not measured: no GPU was at hand
 }
 
 
