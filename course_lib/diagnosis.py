@@ -105,7 +105,7 @@ def diagnose(history: History, floor: float = 0.0) -> Diagnosis:
                          f"{unit}s before reading the curve.", {"num_points": len(losses)})
     d = curve_numbers(losses, floor)
     first, end, h = d["first"], d["end"], lambda value: value - floor  # h: a level's height above the floor
-    if h(first) == 0:
+    if h(first) <= 0:
         then = "stays there" if d["peak"] == floor else f"then rose to {d['peak']:.3g}"
         return Diagnosis("starts at floor", f"The first loss is {first:.3g}, already the lowest this loss can "
                          f"take (floor={floor:g}), and it {then}: with no height to fall from, the curve cannot show "
@@ -156,10 +156,12 @@ def diagnose(history: History, floor: float = 0.0) -> Diagnosis:
 
 
 def _check_floor(history: History, losses: list[float], unit: str, floor: float) -> None:
-    """Every loss the rules read must lie at or above ``floor``: below it, ratios of heights mean nothing."""
+    """Every loss the rules read must lie at or above ``floor``: below it, ratios of heights mean nothing.
+    A float32 loss can round to a hair below its floor (a cross-entropy of -1e-8); that is the floor."""
     train, valid = _epoch_pairs(history)
+    rounding = 1e-5 * max(1.0, abs(losses[0] - floor)) if losses else 0.0
     for name, values, where in (("loss", losses, unit), ("train_loss", train, "epoch"), ("valid_loss", valid, "epoch")):
-        low = next((i for i, v in enumerate(values) if v < floor), None)
+        low = next((i for i, v in enumerate(values) if v < floor - rounding), None)
         if low is not None:
             raise ValueError(f"the {name} went below its floor at {where} {low} ({values[low]:.4g} < "
                              f"floor={floor:g}): diagnose reads a loss as a height above the lowest value it can take. "

@@ -194,6 +194,8 @@ def test_a_first_loss_at_the_floor_is_named_not_a_zero_division():
     assert rising.label == "starts at floor" and "rose to 0.7" in rising.sentence
     at_shifted_floor = diagnosis.diagnose(steps(np.full(50, -1.0), scale=0.0), floor=-1.0)
     assert at_shifted_floor.label == "starts at floor"
+    rounded = diagnosis.diagnose(steps(np.r_[-1e-8, np.zeros(49)], scale=0.0))  # a float32 loss a hair below 0
+    assert rounded.label == "starts at floor"
     assert "starts at floor" in diagnosis.LABELS and "starts at floor" not in diagnosis.TOO_LARGE
 
 
@@ -201,6 +203,8 @@ def test_a_loss_that_reaches_its_floor_is_healthy_without_jumps():
     """A curve that ends exactly at 0 (an exact fit) had an infinite 'bounce' and was said to jump up and down."""
     result = diagnosis.diagnose(steps(np.maximum(0.0, 2.3 - 0.02 * t), scale=0.0))
     assert result.label == "healthy" and "jumps" not in result.sentence
+    rounded = diagnosis.diagnose(steps(np.r_[2.3 - 0.02 * t[:115], np.full(185, -3e-8)], scale=0.0))
+    assert rounded.label == "healthy" and "jumps" not in rounded.sentence  # rounding below the floor is the floor
 
 
 @pytest.mark.parametrize("floor", [math.nan, math.inf, "0", None, True])
