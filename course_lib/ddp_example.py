@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch.distributed.elastic.multiprocessing.errors import record
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
@@ -32,6 +36,7 @@ from . import metrics, models
 from .training.callbacks import Callback
 from .device import apply_thread_policy, seed_everything, thread_count
 from .training.trainer import Trainer
+from .validate import check_int, check_number
 
 
 WAIT_FOR_OTHER_RANKS = 120  # seconds
@@ -91,6 +96,7 @@ def distributed_run(num_epochs: int = 3, batch_size: int = 32, lr: float = 0.1, 
         weights = torch.cat([p.detach().flatten() for p in model.module.parameters()]).cpu()
         every_rank = [None] * world_size
         dist.all_gather_object(every_rank, {"losses": history.step["loss"], "weights": weights})
+        dist.barrier()  # no process starts to leave while another still reads what it sent
     finally:
         dist.destroy_process_group()
     return {"backend": "nccl" if use_nccl else "gloo", "world_size": world_size, "device": str(device),
@@ -135,56 +141,77 @@ def single_process_run(world_size: int = 2, num_epochs: int = 3, batch_size: int
 def launch(out, num_epochs: int = 1, nproc_per_node: int = 2, timeout: float = 180.0) -> dict:
     """Run ``torchrun --standalone --nproc_per_node=N -m course_lib.ddp_example`` for at most ``timeout`` seconds.
 
-    Each process follows the course's thread policy (``OMP_NUM_THREADS`` and ``torch.set_num_threads``:
-    one thread unless ``COURSE_THREADS`` says otherwise), so two processes on a small, busy machine do
-    not each try to use every core. A launch that fails (a port another program took, say) is tried
-    once more within the same ``timeout``; one that runs out of time is stopped, its processes with it.
-    Returns ``status`` ("ok", "failed" or "timeout"), a ``message`` to print, ``seconds``, ``stdout``, ``stderr``.
+    Every argument is checked before anything starts. Each process follows the course's thread policy (one
+    thread unless ``COURSE_THREADS`` says otherwise: processes on a busy machine must not fight over its cores)
+    and writes its output to files of its own under ``<out>.logs`` (torchrun's ``--log-dir``), so a failure's
+    message shows the error of the process that failed first, which the others' shutdown would bury in a shared
+    stream. If a process fails, torchrun starts them all once more (``--max-restarts 1``); a run out of time is
+    stopped with its processes. Returns ``status`` ("ok", "failed" or "timeout"), ``message`` and ``seconds``.
     """
-    if not isinstance(nproc_per_node, int) or nproc_per_node < 1:
-        raise ValueError(f"nproc_per_node must be an int >= 1, got {nproc_per_node!r}")
-    if not timeout > 0:
-        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
-    data = f"{out}.data.pt"  # the digits, saved once here instead of loaded by every process
+    if not isinstance(out, (str, os.PathLike)) or not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+        raise ValueError(f"out must be a file path in an existing folder, got {out!r}")
+    check_int("num_epochs", num_epochs, minimum=1)
+    check_int("nproc_per_node", nproc_per_node, minimum=1)
+    check_number("timeout", timeout, low=0, include_low=False)
+    data, logs = f"{out}.data.pt", f"{out}.logs"  # the digits, saved once here instead of loaded by every process
     train_set, (X_valid, y_valid) = _data()
     torch.save({"X_train": train_set.tensors[0], "y_train": train_set.tensors[1], "X_valid": X_valid, "y_valid": y_valid}, data)
+    shutil.rmtree(logs, ignore_errors=True)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc_per_node}",
+               "--max-restarts", "1", "--log-dir", logs, "--redirects", "3",  # each process's output to its own files
                "-m", "course_lib.ddp_example", "--num-epochs", str(num_epochs), "--out", str(out), "--data", data]
-    env = {**os.environ, "OMP_NUM_THREADS": str(thread_count())}
-    start = time.perf_counter()
-    for attempt in (1, 2):
-        code, stdout, stderr = _run(command, env, timeout - (time.perf_counter() - start))
-        if code in (0, None) or time.perf_counter() - start > timeout / 2:  # done, or no time for a second try
-            break
-    seconds = time.perf_counter() - start
+    env, start = {**os.environ, "OMP_NUM_THREADS": str(thread_count())}, time.perf_counter()
+    output, code = _run(command, env, timeout)
+    seconds, failures = time.perf_counter() - start, _failures(output, logs)
+    stdout = _rank_output(logs, len(failures) if code == 0 else 0, 0, "stdout")  # the try that succeeded
+    status = {0: "ok", None: "timeout"}.get(code, "failed")
     if code == 0:
-        status, message = "ok", f"{stdout.strip()} | {seconds:.1f} s with process start-up"
+        message = f"{stdout.strip()} | {seconds:.1f} s with process start-up" + "".join(
+            f"\n(torchrun started the processes again after the first try failed: {f})" for f in failures[:1])
     elif code is None:
-        status = "timeout"
-        message = (f"torchrun did not finish within {timeout:.0f} s and was stopped with its processes. Starting "
+        message = (f"torchrun did not finish within {timeout:g} s and was stopped with its processes. Starting "
                    f"{nproc_per_node} Python processes that each import torch is slow on a busy machine{_load()}; "
                    "nothing is wrong with the code: run the cell again when the machine is quieter.")
+    elif failures:
+        message = f"torchrun failed (exit status {code}); each process's output is under {logs}." + "".join(
+            f"\nTry {attempt + 1}: {failure}" for attempt, failure in enumerate(failures))
     else:
-        status = "failed"
-        message = f"torchrun failed twice (exit status {code}); the end of its error output:\n{stderr[-1500:]}"
-    return {"status": status, "message": message, "seconds": seconds, "stdout": stdout, "stderr": stderr,
-            "command": command, "attempts": attempt}
+        message = f"torchrun failed (exit status {code}) before its processes ran; its output ends:\n{output[-3000:]}"
+    return {"status": status, "message": message, "seconds": seconds, "stdout": stdout, "output": output,
+            "command": command, "logs": logs}
 
 
 def _run(command, env, timeout):
-    """``(exit status or None after a timeout, stdout, stderr)``; on a timeout torchrun is told to stop its workers."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    """``(torchrun's own output, exit status or None after a timeout)``; on a timeout torchrun stops its workers."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
-        stdout, stderr = process.communicate(timeout=timeout)
-        return process.returncode, stdout, stderr
+        return process.communicate(timeout=timeout)[0], process.returncode
     except subprocess.TimeoutExpired:
         process.send_signal(signal.SIGTERM)  # torchrun passes it on to the workers, which run in sessions of their own
         try:
-            stdout, stderr = process.communicate(timeout=30)
+            output = process.communicate(timeout=30)[0]
         except subprocess.TimeoutExpired:
             process.kill()
-            stdout, stderr = process.communicate()
-        return None, stdout, stderr
+            output = process.communicate()[0]
+        return output, None
+
+
+def _failures(output: str, logs: str, keep: int = 2000) -> list[str]:
+    """For each try that failed, in order: which process failed first, how, and the end of its own error output."""
+    described = []  # torchrun's agent logs the process that failed first in each try (by the time of its failure)
+    for attempt, (code, local_rank) in enumerate(re.findall(r"failed \(exitcode: (-?\d+)\) local_rank: (\d+)",
+                                                            output)):
+        code, own = int(code), _rank_output(logs, attempt, int(local_rank), "stderr").strip()
+        how = f"killed by {signal.Signals(-code).name}" if -code in signal.valid_signals() else f"exit code {code}"
+        described.append(f"local rank {local_rank} failed first ({how}); the end of its own error output:\n"
+                         f"{own[-keep:] if own else '(it wrote nothing to stderr)'}")
+    return described
+
+
+def _rank_output(logs: str, attempt: int, local_rank: int, stream: str) -> str:
+    """What one process of one try wrote to ``stream``: torchrun keeps ``<logs>/<run id>/attempt_<try>/<rank>``."""
+    paths = sorted(Path(logs).glob(f"*/attempt_{attempt}/{local_rank}/{stream}.log"))
+    return "".join(path.read_text(errors="replace") for path in paths)
 
 
 def _load() -> str:
@@ -203,6 +230,11 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default=None, help="where rank 0 saves its result (torch.save)")
     parser.add_argument("--data", default=None, help="the digits as saved by launch() (default: load them)")
     args = parser.parse_args(argv)
+    try:  # now, not after joining the other processes, which would wait for this one until their timeout
+        for flag, value in (("--num-epochs", args.num_epochs), ("--batch-size", args.batch_size)):
+            check_int(flag, value, minimum=1)
+    except ValueError as error:
+        parser.error(str(error))
     if "RANK" not in os.environ:
         parser.error("start me with torchrun, e.g. torchrun --standalone --nproc_per_node=2 -m course_lib.ddp_example")
     result = distributed_run(args.num_epochs, args.batch_size, args.lr, args.seed, args.data)
@@ -215,4 +247,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    record(main)()  # an exception in a rank goes to torchrun's error file for that rank; its summary shows it

@@ -1,10 +1,12 @@
 """DDP for real: torchrun starts two processes that talk over gloo on this CPU."""
+import math
 import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
+from torch.utils.data import DistributedSampler, TensorDataset
 
 from course_lib import ddp_example
 
@@ -52,11 +54,89 @@ def test_a_launch_out_of_time_is_stopped_with_all_its_processes(tmp_path, monkey
     assert not processes_mentioning(str(out)), "a worker outlived the stopped launch"
 
 
-def test_launch_rejects_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="nproc_per_node"):
-        ddp_example.launch(tmp_path / "run.pt", nproc_per_node=0)
-    with pytest.raises(ValueError, match="timeout"):
-        ddp_example.launch(tmp_path / "run.pt", timeout=0)
+@pytest.mark.parametrize("arguments, match", [
+    ({"nproc_per_node": 0}, "nproc_per_node must be an int >= 1"),
+    ({"nproc_per_node": True}, "nproc_per_node must be an int >= 1"),
+    ({"nproc_per_node": 2.0}, "nproc_per_node must be an int >= 1"),
+    ({"nproc_per_node": "2"}, "nproc_per_node must be an int >= 1"),
+    ({"num_epochs": 0}, "num_epochs must be an int >= 1"),
+    ({"num_epochs": True, "nproc_per_node": True}, "num_epochs must be an int >= 1"),
+    ({"num_epochs": 1.5}, "num_epochs must be an int >= 1"),
+    ({"timeout": 0}, "timeout must be a finite number > 0"),
+    ({"timeout": math.nan}, "timeout must be a finite number > 0"),
+    ({"timeout": math.inf}, "timeout must be a finite number > 0"),
+    ({"timeout": "60"}, "timeout must be a finite number > 0"),
+    ({"out": None}, "out must be a file path in an existing folder"),
+    ({"out": "no/such/folder/run.pt"}, "out must be a file path in an existing folder"),
+])
+def test_launch_checks_every_argument_before_starting_anything(tmp_path, monkeypatch, arguments, match):
+    """Issue 16 item 9: nproc_per_node=True with num_epochs=0 launched torchrun twice for a run that had to fail."""
+    def no_process(*args, **kwargs):
+        raise AssertionError(f"a process was started: {args}")
+
+    monkeypatch.setattr(ddp_example.subprocess, "Popen", no_process)
+    arguments = {"out": tmp_path / "run.pt", **arguments}
+    with pytest.raises(ValueError, match=match):
+        ddp_example.launch(**arguments)
+    assert list(tmp_path.iterdir()) == []  # not even the data file was written
+
+
+def test_main_refuses_a_bad_epoch_count_before_joining_the_others(monkeypatch, capsys):
+    monkeypatch.setenv("RANK", "0")
+    with pytest.raises(SystemExit):
+        ddp_example.main(["--num-epochs", "0"])
+    assert "--num-epochs" in capsys.readouterr().err
+
+
+TORCHRUN_OUTPUT = """[rank0]: something rank 0 printed while it was being stopped
+E1207 19:04:44.906000 32345 [...]/api.py:1002] failed (exitcode: -6) local_rank: 1 (pid: 32427) of binary: python
+I1207 19:04:45.100000 32345 [...]/api.py:944] [default] Worker group FAILED. 1/1 attempts left; will restart
+E1207 19:04:52.906000 32345 [...]/api.py:1002] failed (exitcode: 1) local_rank: 0 (pid: 32501) of binary: python
+torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ... (torchrun's summary, about 1,000 characters)
+"""
+
+
+def _rank_logs(root, attempt, rank, stderr):
+    folder = root / "logs" / "0f3c_run" / f"attempt_{attempt}" / str(rank)
+    folder.mkdir(parents=True)
+    (folder / "stderr.log").write_text(stderr)
+
+
+def test_a_failure_names_the_first_failing_process_of_each_try_with_its_own_error(tmp_path):
+    """Issue 16 item 10: the message kept the last 1,500 characters of torchrun's mixed stderr, which held the other
+    rank's shutdown and torchrun's summary, not the error of the rank that aborted."""
+    _rank_logs(tmp_path, 0, 0, "rank 0 was stopped\n" * 200)
+    _rank_logs(tmp_path, 0, 1, "x" * 5000 + "\nterminate called after throwing an instance of 'gloo::IoException'\n"
+                               "  what():  Connection reset by peer\nFatal Python error: Aborted\n")
+    _rank_logs(tmp_path, 1, 0, "RuntimeError: the second try's own error\n")
+    _rank_logs(tmp_path, 1, 1, "")
+    first, second = ddp_example._failures(TORCHRUN_OUTPUT, str(tmp_path / "logs"))
+    assert first.startswith("local rank 1 failed first (killed by SIGABRT)")
+    assert first.endswith("what():  Connection reset by peer\nFatal Python error: Aborted")
+    assert "rank 0 was stopped" not in first
+    assert second.startswith("local rank 0 failed first (exit code 1)")
+    assert second.endswith("the second try's own error")
+    assert ddp_example._failures("torchrun: error: unrecognized arguments", str(tmp_path / "logs")) == []
+
+
+@pytest.mark.slow
+def test_a_rank_that_fails_is_named_with_its_own_error(tmp_path, monkeypatch):
+    """A real launch in which only rank 1 fails (its samples carry a label the model has no class for): rank 0
+    then waits in the all-reduce until torchrun stops it. Both tries fail; the message names rank 1 and its error."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    train_set, valid = ddp_example._data()
+    labels = train_set.tensors[1].clone()
+    ranks = [set(DistributedSampler(train_set, num_replicas=2, rank=rank, seed=0)) for rank in (0, 1)]
+    only_rank_1 = ranks[1] - ranks[0]
+    labels[list(only_rank_1)] = 10  # (the sampler pads the shorter rank with a sample of the other)
+    monkeypatch.setattr(ddp_example, "_data", lambda path=None: (TensorDataset(train_set.tensors[0], labels), valid))
+    launched = ddp_example.launch(tmp_path / "run.pt", num_epochs=1, timeout=480)  # two tries on a busy machine
+    assert launched["status"] == "failed", launched["message"]
+    tries = launched["message"].split("\nTry ")[1:]
+    assert len(tries) == 2, launched["message"]
+    for text in tries:
+        assert "local rank 1 failed first (exit code 1)" in text, launched["message"]
+        assert "Target 10 is out of bounds" in text, launched["message"]
 
 
 def test_saved_data_is_the_courses_split(tmp_path):

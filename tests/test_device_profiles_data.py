@@ -1,10 +1,8 @@
-import pickle
-
 import numpy as np
 import pytest
 import torch
 
-from course_lib.data import datasets, loaders, torchvision_data
+from course_lib.data import datasets, loaders
 from course_lib import device, models, profiles
 
 
@@ -136,47 +134,6 @@ def test_models_shapes_knobs_and_parameter_count():
         models.MLP(2, 2, width=0)
 
 
-def _write_cifar(root, n=20):
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), "labels": rng.integers(0, 10, n).tolist()}
-        (folder / name).write_bytes(pickle.dumps(batch))
-    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [f"class{i}" for i in range(10)]}))
-
-
-def _write_idx(path, array):
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
-
-
-def test_cifar10_reads_the_real_on_disk_format(tmp_path):
-    _write_cifar(tmp_path)
-    train = torchvision_data.cifar10(tmp_path, train=True, verify=False)
-    test = torchvision_data.cifar10(tmp_path, train=False, verify=False)
-    assert len(train) == 100 and len(test) == 20 and train.classes[0] == "class0"
-    X, y = torchvision_data.as_tensors(train, limit=30)
-    assert X.shape == (30, 3, 32, 32) and 0 <= float(X.min()) and float(X.max()) <= 1 and y.dtype == torch.long
-    with pytest.raises(RuntimeError):  # the checksums of the real files do not match these small ones
-        torchvision_data.cifar10(tmp_path, train=True, verify=True)
-
-
-def test_fashion_mnist_reads_the_real_on_disk_format(tmp_path):
-    raw = tmp_path / "FashionMNIST" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 12), ("t10k", 6)):
-        _write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
-        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
-    train = torchvision_data.fashion_mnist(tmp_path, train=True)
-    assert len(train) == 12 and len(torchvision_data.fashion_mnist(tmp_path, train=False)) == 6
-    X, y = torchvision_data.as_tensors(train)
-    assert X.shape == (12, 1, 28, 28) and y.shape == (12,)
-    with pytest.raises(ValueError, match="train must be"):
-        torchvision_data.fashion_mnist(tmp_path, train="yes")
-
-
 def test_thread_policy_is_one_thread_unless_course_threads_says_otherwise(monkeypatch):
     monkeypatch.delenv("COURSE_THREADS", raising=False)
     assert device.thread_count() == 1
@@ -198,38 +155,6 @@ def test_thread_policy_names_the_variable_for_a_bad_value(monkeypatch, value):
     monkeypatch.setenv("COURSE_THREADS", value)
     with pytest.raises(ValueError, match="COURSE_THREADS must be a whole number >= 1"):
         device.thread_count()
-
-
-class _Planted:
-    """A pickle that creates a file when it is unpickled: what a planted CIFAR batch could do."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
-def test_an_unverified_cifar_file_is_never_unpickled_as_code(tmp_path):
-    """Issue 10 item 7: verify=False reads the batches with an unpickler that admits only plain data."""
-    _write_cifar(tmp_path)
-    marker = tmp_path / "ran"
-    (tmp_path / "cifar-10-batches-py" / "data_batch_1").write_bytes(pickle.dumps({"data": _Planted(str(marker))}))
-    with pytest.raises(ValueError, match="data_batch_1 is not a CIFAR-10 batch"):
-        torchvision_data.cifar10(tmp_path, train=True, verify=False)
-    assert not marker.exists()
-    with pytest.raises(ValueError, match="download=True needs verify=True"):
-        torchvision_data.cifar10(tmp_path, download=True, verify=False)
-
-
-def test_garbage_fashion_mnist_files_are_a_clear_error(tmp_path):
-    """Issue 10 item 10: random bytes where the idx files should be (today: a bare AssertionError)."""
-    raw = tmp_path / "FashionMNIST" / "raw"
-    raw.mkdir(parents=True)
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
-        (raw / name).write_bytes(np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes())
-    with pytest.raises(ValueError, match="Fashion-MNIST files under .*FashionMNIST.raw are not readable"):
-        torchvision_data.fashion_mnist(tmp_path, train=True)
 
 
 @pytest.mark.parametrize("make, match", [

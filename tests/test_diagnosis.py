@@ -139,3 +139,91 @@ def test_real_overfitting_turns_where_the_validation_loss_is_lowest():
     result = diagnosis.diagnose(history)
     assert result.details["turning_epoch"] == history.best("valid_loss")[0]
     assert history.epoch["valid_loss"][-1] > 1.1 * history.best("valid_loss")[1]
+
+
+# ------------------------------------------------------- losses of any sign, histories of any lengths (issue 16.5)
+def gaussian_nll_run(num_steps=300, seed=0) -> History:
+    """A real Gaussian negative log-likelihood: an MLP predicts a mean and a log-variance for y = sin(3x) + noise.
+    Its loss starts near 0.5 and falls below 0, steadily, as the variance the model predicts shrinks."""
+    seed_everything(seed)
+    x = torch.linspace(-1, 1, 256)[:, None]
+    y = torch.sin(3 * x) + 0.05 * torch.randn_like(x)
+    model = models.MLP(1, 2, width=32)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    history = History(status="completed")
+    for step in range(num_steps):
+        mean, log_var = model(x).unbind(dim=1)
+        loss = torch.nn.functional.gaussian_nll_loss(mean, y.squeeze(1), log_var.exp())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history.log_step(step=step, loss=loss.item())
+    return history
+
+
+def test_a_falling_negative_loss_is_refused_with_what_to_pass_not_called_exploded():
+    """A Gaussian NLL falls below 0; read against a floor of 0 it was 'exploded: the learning rate is too large'."""
+    falling = steps(-1.0 - (1 - np.exp(-t / 100)))  # steadily down from -1 to about -1.95
+    real = gaussian_nll_run()
+    assert real.step["loss"][0] > 0 > real.step["loss"][-1] and real.step["loss"][-1] < min(real.step["loss"][:30])
+    for history in (falling, real):
+        with pytest.raises(ValueError, match=r"below its floor .*floor=0.*Gaussian negative log-likelihood"):
+            diagnosis.diagnose(history)
+
+
+@pytest.mark.parametrize("label", [k for k in GENERATED if k not in ("diverged", "too short")])
+@pytest.mark.parametrize("shift", [-5.0, -0.5, 3.0])
+def test_a_loss_shifted_by_a_constant_reads_the_same_given_its_floor(label, shift):
+    """Every rule reads the loss above its floor, so moving both by the same constant changes no label,
+    whatever the sign of the loss (a label-smoothed cross-entropy's floor is above 0, a shifted NLL's below)."""
+    history = GENERATED[label]
+    moved = History(step={k: [v + shift if k == "loss" else v for v in values] for k, values in history.step.items()},
+                    epoch={k: [v + shift if k.endswith("loss") else v for v in values]
+                           for k, values in history.epoch.items()},
+                    status=history.status)
+    result = diagnosis.diagnose(moved, floor=shift)
+    assert result.label == label, result
+    assert result.details["floor"] == shift and ("%" not in result.sentence or "above the floor" in result.sentence)
+
+
+def test_a_first_loss_at_the_floor_is_named_not_a_zero_division():
+    """A first loss of 0 raised ZeroDivisionError (every rule divides by the start's height above the floor)."""
+    flat = diagnosis.diagnose(steps(np.zeros(50)))
+    assert flat.label == "starts at floor" and "stays there" in flat.sentence
+    rising = diagnosis.diagnose(steps(np.r_[0.0, np.full(49, 0.7)], scale=0.0))
+    assert rising.label == "starts at floor" and "rose to 0.7" in rising.sentence
+    at_shifted_floor = diagnosis.diagnose(steps(np.full(50, -1.0), scale=0.0), floor=-1.0)
+    assert at_shifted_floor.label == "starts at floor"
+    rounded = diagnosis.diagnose(steps(np.r_[-1e-8, np.zeros(49)], scale=0.0))  # a float32 loss a hair below 0
+    assert rounded.label == "starts at floor"
+    assert "starts at floor" in diagnosis.LABELS and "starts at floor" not in diagnosis.TOO_LARGE
+
+
+def test_a_loss_that_reaches_its_floor_is_healthy_without_jumps():
+    """A curve that ends exactly at 0 (an exact fit) had an infinite 'bounce' and was said to jump up and down."""
+    result = diagnosis.diagnose(steps(np.maximum(0.0, 2.3 - 0.02 * t), scale=0.0))
+    assert result.label == "healthy" and "jumps" not in result.sentence
+    rounded = diagnosis.diagnose(steps(np.r_[2.3 - 0.02 * t[:115], np.full(185, -3e-8)], scale=0.0))
+    assert rounded.label == "healthy" and "jumps" not in rounded.sentence  # rounding below the floor is the floor
+
+
+@pytest.mark.parametrize("floor", [math.nan, math.inf, "0", None, True])
+def test_a_bad_floor_is_named(floor):
+    with pytest.raises(ValueError, match="floor must be a finite number"):
+        diagnosis.diagnose(GENERATED["healthy"], floor=floor)
+
+
+@pytest.mark.parametrize("label", ["overfitting", "underfitting"])
+@pytest.mark.parametrize("cut", ["valid_loss", "train_loss", "epoch"])
+def test_epoch_lists_of_different_lengths_are_compared_epoch_by_epoch(label, cut):
+    """Index e of every epoch list is epoch e (History's rule), so training and validation losses are compared over
+    the epochs both have. A validation list longer than the training list raised IndexError."""
+    history = GENERATED[label]
+    short = History(epoch={k: v[:-2] if k == cut else list(v) for k, v in history.epoch.items()})
+    both = History(epoch={k: v[:-2] if k != "epoch" else list(v) for k, v in history.epoch.items()})
+    result = diagnosis.diagnose(short)
+    assert result.label == label == diagnosis.diagnose(both).label
+    if label == "overfitting":
+        turn = ("turning_epoch", "valid_best", "valid_end")
+        expected = diagnosis.diagnose(history if cut == "epoch" else both).details
+        assert {k: result.details[k] for k in turn} == {k: expected[k] for k in turn}
