@@ -1,10 +1,10 @@
 """Learning-rate schedules as plain ``step -> lr`` callables.
 
 A schedule here is a small dataclass you can call, print and plot without an optimizer. Warm-up is
-one wrapper that composes with any of them. The bridge to PyTorch's own schedulers lives in
-:mod:`course_lib.lr.torch_schedules` and is reached from here too: :func:`as_lambda_lr` hands any
-schedule to ``LambdaLR``, and :func:`trace` records what a PyTorch scheduler does, so a notebook can
-put the hand-written curve and the built-in one on the same axes.
+one wrapper that composes with any of them. The bridge to PyTorch's own schedulers is reached from
+here too: :func:`as_lambda_lr` hands any schedule to ``LambdaLR`` (the ``Trainer`` drives callables that
+way), and :func:`trace` records what a PyTorch scheduler does, so a notebook can put the hand-written
+curve and the built-in one on the same axes.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from .torch_schedules import as_lambda_lr, as_scheduler, trace  # noqa: F401  (schedules.trace etc.)
+from .torch_schedules import as_lambda_lr, trace  # noqa: F401  (schedules.trace etc.)
 from ..validate import check_callable, check_int, check_number
 
 
