@@ -360,3 +360,28 @@ def test_a_trainer_of_another_configuration_is_refused(tmp_path, saved, loading,
     with pytest.raises(ValueError, match=match):
         target.load_checkpoint(tmp_path / "c.pt")
     assert target.global_step == 0 and all(torch.equal(before[k], v) for k, v in target.model.state_dict().items())
+
+
+@pytest.mark.parametrize("hook, micro", [("on_batch_end", 7), ("on_validation_end", 1), ("on_epoch_end", 2),
+                                         ("on_epoch_start", 2)])
+@pytest.mark.parametrize("options", [{}, {"accumulation_steps": 2, "amp": "fp16"}], ids=["plain", "accumulation+fp16"])
+def test_a_run_cut_at_any_moment_goes_on_as_if_it_had_not_been(tmp_path, hook, micro, options):
+    """Ctrl-C in a hook after the update's schedule step is due (on_batch_end), during an epoch's end or start: the
+    schedule, the counters and early stopping go on exactly, in place and from a checkpoint saved after the cut."""
+    def run(cut, seed=0):
+        return make_run(seed=seed, callbacks=[EarlyStopping(patience=50), cut], **options)
+
+    straight, train, valid = run(CutAt(0, hook))
+    straight.fit(train, valid, num_epochs=3)
+    cut, train, valid = run(CutAt(micro, hook))
+    assert cut.fit(train, valid, num_epochs=3).status == "interrupted"
+    cut.save_checkpoint(tmp_path / "cut.pt")
+    cut.fit(train, valid, num_epochs=3)
+    resumed, train, valid = run(CutAt(0, hook), seed=7)
+    resumed.load_checkpoint(tmp_path / "cut.pt")
+    resumed.fit(train, valid, num_epochs=3)
+    for other in (cut, resumed):
+        assert other.history.step["loss"] == straight.history.step["loss"]
+        assert other.history.step["lr"] == straight.history.step["lr"]
+        assert other.history.epoch["valid_loss"] == straight.history.epoch["valid_loss"] and same_weights(other, straight)
+        assert other.callbacks[0].best_epoch == straight.callbacks[0].best_epoch
