@@ -67,7 +67,7 @@ def loader_of_kind(kind, train):
 
 @pytest.mark.parametrize("kind", ["DeviceLoader", "DataLoader", "list"])
 def test_a_checkpoint_saved_part_way_through_an_epoch_resumes_exactly(tmp_path, kind):
-    """Issue 10 items 1 and 8: saved after update 7 (epoch 2 of 5 updates each), resumed by a fresh trainer."""
+    """Saved after update 7 (epoch 2 of 5 updates each), resumed by a fresh trainer, with any kind of loader."""
     path = tmp_path / "step7.pt"
     straight, train, valid = make_run(callbacks=[EarlyStopping(patience=50), SaveAt(7, path)])
     straight.fit(loader_of_kind(kind, train), valid, num_epochs=4)
@@ -113,7 +113,7 @@ def test_state_dict_round_trip_in_memory():
 
 
 def test_a_failed_save_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch):
-    """Issue 10 item 2: a state that cannot be written, or Ctrl-C in the middle of writing."""
+    """A state that cannot be written, or Ctrl-C in the middle of writing."""
     path = tmp_path / "run.pt"
     trainer, train, valid = make_run(callbacks=[EarlyStopping(patience=50)])
     trainer.fit(train, valid, num_epochs=1)
@@ -157,7 +157,7 @@ def mlp_trainer(depth=2, optimizer=torch.optim.Adam, schedule=None, amp=None, ca
     ({"amp": "fp16"}, {"amp": "bf16"}, "trainer.amp: 'fp16' in the checkpoint, 'bf16' in this trainer"),
 ])
 def test_a_checkpoint_that_does_not_fit_is_refused_before_anything_changes(tmp_path, saved, loading, match):
-    """Issue 10 item 3: one ValueError naming the file and the mismatch; the trainer is left as it was."""
+    """One ValueError naming the file and the mismatch; the trainer is left as it was."""
     X, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
     source = mlp_trainer(**saved)
     source.fit([(X, y)], num_epochs=1)
@@ -174,7 +174,7 @@ def test_a_checkpoint_that_does_not_fit_is_refused_before_anything_changes(tmp_p
 
 @pytest.mark.parametrize("content", [b"", b"\x00garbage" * 50, "truncate"])
 def test_an_unreadable_checkpoint_is_a_clear_error_naming_the_file(tmp_path, content):
-    """Issue 10 item 10: truncated, empty or random bytes; and a malicious pickle is still refused."""
+    """Truncated, empty or random bytes; and a malicious pickle is still refused."""
     path = tmp_path / "bad.pt"
     if content == "truncate":
         trainer = mlp_trainer()

@@ -203,7 +203,7 @@ OTHER_OPTIMIZER = torch.optim.SGD(models.MLP(2, 2).parameters(), lr=0.1)
     (dict(accumulation_steps=0), "accumulation_steps"),
 ], ids=lambda value: str(value)[:40] if isinstance(value, str) else None)
 def test_bad_arguments_name_the_argument(kwargs, match):
-    """Issue 10 item 9 among them: wrong types are named at once, not a TypeError later."""
+    """Wrong types are named at once, not a TypeError later."""
     with pytest.raises(ValueError, match=match):
         tiny_trainer(**kwargs)
 
@@ -225,7 +225,7 @@ def test_bad_models_optimizers_and_fit_arguments_name_the_argument():
     with pytest.raises(ValueError, match="train_loader"):
         trainer.fit(None)
     with pytest.raises(ValueError, match="valid_loader must be an iterable of batches"):
-        tiny_trainer().fit(moons(), valid_loader=5)  # item 9: was an error after a whole epoch
+        tiny_trainer().fit(moons(), valid_loader=5)  # not an error after a whole epoch of training
 
 
 @pytest.mark.parametrize("call, match", [
@@ -237,7 +237,7 @@ def test_bad_models_optimizers_and_fit_arguments_name_the_argument():
     (lambda t: t.evaluate(iter([])), "the validation loader yielded no batches"),
 ])
 def test_empty_or_used_up_loaders_are_clear_errors(call, match):
-    """Issue 10 item 8 (today: ZeroDivisionError, or a second epoch that silently trains nothing)."""
+    """Not a ZeroDivisionError, nor a second epoch that silently trains nothing."""
     trainer = tiny_trainer()
     with pytest.raises(ValueError, match=match):
         call(trainer)
@@ -265,7 +265,7 @@ def test_training_step_override_and_evaluate():
 
 
 def test_valid_loss_fn_measures_validation_with_its_own_loss():
-    """Issue 10 item 11: a flooded training loss no longer changes what validation reports."""
+    """A flooded training loss does not change what validation reports."""
     from torch.nn import functional as F
 
     from course_lib.regularization import Flooding
@@ -290,7 +290,7 @@ def test_valid_loss_fn_measures_validation_with_its_own_loss():
 
 @pytest.mark.parametrize("grad_clip", [None, 0.5])
 def test_accumulated_micro_batches_make_the_update_of_the_big_batch(grad_clip):
-    """Issue 10 item 12: 4 micro-batches of 8 make one update over their 32 samples.
+    """4 micro-batches of 8 make one update over their 32 samples.
 
     90 samples in order: three updates per epoch over 32, 32 and 26 samples (the last group is short:
     its gradient is the mean over its 26 samples, as the big loader's short last batch). The two runs
@@ -339,7 +339,7 @@ def early_stopping_run(restore=True):
 
 
 def test_early_stopping_restores_the_best_weights_at_the_epoch_cap_too(tmp_path):
-    """Issue 10 item 13: the run reaches num_epochs before patience runs out; the best epoch comes back."""
+    """The run reaches num_epochs before patience runs out; the best epoch comes back."""
     trainer, train, snapshots = early_stopping_run()
     history = trainer.fit(train, noisy_valid_loader(), num_epochs=6)
     stopper = trainer.callbacks[0]
@@ -406,7 +406,7 @@ class PoisonGradientAt(Callback):
 
 @pytest.mark.parametrize("grad_clip", [None, 1.0])
 def test_a_nan_gradient_with_a_finite_loss_is_divergence_and_spares_the_weights(grad_clip):
-    """Issue 10 item 4: the update is not taken, the weights are those before it (with or without clipping)."""
+    """The update is not taken, the weights are those before it (with or without clipping)."""
     snapshots = {}
     keep = LambdaCallback(on_batch_end=lambda t: snapshots.__setitem__(t.global_step, [p.detach().clone() for p in t.model.parameters()]))
     trainer, train, valid = make_run(schedule=None, dropout=0.0, grad_clip=grad_clip, callbacks=[PoisonGradientAt(3), keep])
@@ -417,7 +417,7 @@ def test_a_nan_gradient_with_a_finite_loss_is_divergence_and_spares_the_weights(
 
 
 def test_fitting_again_after_a_divergence_starts_a_clean_status():
-    """Issue 10 item 5: no stale diverged_at_step, and the refused step is not logged twice."""
+    """No stale diverged_at_step, and the refused step is not logged twice."""
     trainer, train, valid = make_run(schedule=None, dropout=0.0, callbacks=[PoisonGradientAt(3)])
     assert trainer.fit(train, valid, num_epochs=2).status == "diverged"
     history = trainer.fit(train, valid, num_epochs=2)
@@ -429,7 +429,7 @@ def test_fitting_again_after_a_divergence_starts_a_clean_status():
 
 
 def test_an_error_is_recorded_runs_on_fit_end_keeps_the_history_and_is_raised_again():
-    """Issue 10 item 6: any exception but Ctrl-C."""
+    """Any exception but Ctrl-C, during a batch."""
 
     class Broken(Callback):
         def on_batch_start(self, trainer):

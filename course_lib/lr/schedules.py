@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .torch_schedules import as_lambda_lr, trace  # noqa: F401  (schedules.trace etc.)
-from ..validate import check_callable, check_int, check_number
+from ..validate import check_callable, check_instance, check_int, check_number
 
 
 def _check_lr(name: str, value) -> None:
@@ -70,9 +70,11 @@ class MultiStep:
     def __post_init__(self):
         _check_lr("lr", self.lr)
         _check_factor("gamma", self.gamma)
-        if not isinstance(self.milestones, (list, tuple)) or not self.milestones or any(
-                not isinstance(m, int) or isinstance(m, bool) or m <= 0 for m in self.milestones):
+        check_instance("milestones", self.milestones, (list, tuple), "a non-empty list of positive ints")
+        if not self.milestones:
             raise ValueError(f"milestones must be a non-empty list of positive ints, got {self.milestones!r}")
+        for milestone in self.milestones:
+            check_int("each milestone", milestone, 1)
         if list(self.milestones) != sorted(set(self.milestones)):
             raise ValueError(f"milestones must be strictly increasing, got {self.milestones!r}")
 
