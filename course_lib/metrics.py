@@ -35,7 +35,7 @@ def accuracy_of(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, batch_
 
 def add_batch(totals: dict, loss, outputs: torch.Tensor, targets: torch.Tensor, metrics: dict) -> None:
     """Add one batch's ``loss`` (a float or a 0-d tensor) and ``metrics`` to ``totals``, weighted by its size."""
-    n = len(targets)
+    n = targets.shape[0]  # len(tensor) goes through Python; this is one update's bookkeeping
     totals["count"], totals["loss"] = totals.get("count", 0) + n, totals.get("loss", 0.0) + loss * n
     for name, metric in metrics.items():
         totals[name] = totals.get(name, 0.0) + metric(outputs, targets).float() * n

@@ -49,6 +49,13 @@ def check_choice(name: str, value, choices) -> None:
         raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
 
 
+def check_instance(name: str, value, kinds: type | tuple[type, ...], what: str, allow_none: bool = False):
+    """``value`` must be an instance of ``kinds`` (``what`` says so in words)."""
+    if (value is None and allow_none) or (isinstance(value, kinds) and not isinstance(value, bool)):
+        return value
+    raise ValueError(f"{name} must be {'None or ' if allow_none else ''}{what}, got {value!r}")
+
+
 def check_callable(name: str, value, what: str, allow_none: bool = False) -> Callable | None:
     if (value is None and allow_none) or callable(value):
         return value

@@ -173,7 +173,7 @@ def test_amp_bf16_and_fp16_and_clipping_run_on_cpu():
 
 def tiny_trainer(**kwargs):
     model = models.MLP(2, 2)
-    return Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), progress=False, device="cpu", **kwargs)
+    return Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), **{"progress": False, "device": "cpu", **kwargs})
 
 
 def moons(batch_size=16):
@@ -203,7 +203,7 @@ OTHER_OPTIMIZER = torch.optim.SGD(models.MLP(2, 2).parameters(), lr=0.1)
     (dict(accumulation_steps=0), "accumulation_steps"),
 ], ids=lambda value: str(value)[:40] if isinstance(value, str) else None)
 def test_bad_arguments_name_the_argument(kwargs, match):
-    """Issue 10 item 9 among them: wrong types are named at once, not a TypeError later."""
+    """Wrong types are named at once, not a TypeError later."""
     with pytest.raises(ValueError, match=match):
         tiny_trainer(**kwargs)
 
@@ -225,7 +225,7 @@ def test_bad_models_optimizers_and_fit_arguments_name_the_argument():
     with pytest.raises(ValueError, match="train_loader"):
         trainer.fit(None)
     with pytest.raises(ValueError, match="valid_loader must be an iterable of batches"):
-        tiny_trainer().fit(moons(), valid_loader=5)  # item 9: was an error after a whole epoch
+        tiny_trainer().fit(moons(), valid_loader=5)  # not an error after a whole epoch of training
 
 
 @pytest.mark.parametrize("call, match", [
@@ -237,7 +237,7 @@ def test_bad_models_optimizers_and_fit_arguments_name_the_argument():
     (lambda t: t.evaluate(iter([])), "the validation loader yielded no batches"),
 ])
 def test_empty_or_used_up_loaders_are_clear_errors(call, match):
-    """Issue 10 item 8 (today: ZeroDivisionError, or a second epoch that silently trains nothing)."""
+    """Not a ZeroDivisionError, nor a second epoch that silently trains nothing."""
     trainer = tiny_trainer()
     with pytest.raises(ValueError, match=match):
         call(trainer)
@@ -265,7 +265,7 @@ def test_training_step_override_and_evaluate():
 
 
 def test_valid_loss_fn_measures_validation_with_its_own_loss():
-    """Issue 10 item 11: a flooded training loss no longer changes what validation reports."""
+    """A flooded training loss does not change what validation reports."""
     from torch.nn import functional as F
 
     from course_lib.regularization import Flooding
@@ -290,7 +290,7 @@ def test_valid_loss_fn_measures_validation_with_its_own_loss():
 
 @pytest.mark.parametrize("grad_clip", [None, 0.5])
 def test_accumulated_micro_batches_make_the_update_of_the_big_batch(grad_clip):
-    """Issue 10 item 12: 4 micro-batches of 8 make one update over their 32 samples.
+    """4 micro-batches of 8 make one update over their 32 samples.
 
     90 samples in order: three updates per epoch over 32, 32 and 26 samples (the last group is short:
     its gradient is the mean over its 26 samples, as the big loader's short last batch). The two runs
@@ -339,7 +339,7 @@ def early_stopping_run(restore=True):
 
 
 def test_early_stopping_restores_the_best_weights_at_the_epoch_cap_too(tmp_path):
-    """Issue 10 item 13: the run reaches num_epochs before patience runs out; the best epoch comes back."""
+    """The run reaches num_epochs before patience runs out; the best epoch comes back."""
     trainer, train, snapshots = early_stopping_run()
     history = trainer.fit(train, noisy_valid_loader(), num_epochs=6)
     stopper = trainer.callbacks[0]
@@ -366,18 +366,19 @@ def test_early_stopping_restores_the_best_weights_at_the_epoch_cap_too(tmp_path)
 
 
 def test_one_divergence_rule_and_one_set_of_statuses(monkeypatch):
-    """Trainer, sweep and lr_finder decide divergence with statuses.diverged, and end with its names."""
+    """Trainer, sweep and lr_finder decide divergence with statuses.diverged (the Trainer with its limits, computed
+    once per run: statuses.loss_limits), and end with its names."""
     from course_lib.lr import lr_finder, sweep
     from course_lib.training import statuses
 
     callers = []
-    rule = statuses.diverged
+    rule = statuses.loss_limits
 
-    def spy(loss, reference, factor):
+    def spy(reference, factor):
         callers.append(factor)
-        return rule(loss, reference, factor)
+        return rule(reference, factor)
 
-    monkeypatch.setattr(statuses, "diverged", spy)
+    monkeypatch.setattr(statuses, "loss_limits", spy)
     X, y = datasets.make_moons(64)
     model = models.MLP(2, 2)
     history = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), progress=False, device="cpu",
@@ -405,7 +406,7 @@ class PoisonGradientAt(Callback):
 
 @pytest.mark.parametrize("grad_clip", [None, 1.0])
 def test_a_nan_gradient_with_a_finite_loss_is_divergence_and_spares_the_weights(grad_clip):
-    """Issue 10 item 4: the update is not taken, the weights are those before it (with or without clipping)."""
+    """The update is not taken, the weights are those before it (with or without clipping)."""
     snapshots = {}
     keep = LambdaCallback(on_batch_end=lambda t: snapshots.__setitem__(t.global_step, [p.detach().clone() for p in t.model.parameters()]))
     trainer, train, valid = make_run(schedule=None, dropout=0.0, grad_clip=grad_clip, callbacks=[PoisonGradientAt(3), keep])
@@ -416,7 +417,7 @@ def test_a_nan_gradient_with_a_finite_loss_is_divergence_and_spares_the_weights(
 
 
 def test_fitting_again_after_a_divergence_starts_a_clean_status():
-    """Issue 10 item 5: no stale diverged_at_step, and the refused step is not logged twice."""
+    """No stale diverged_at_step, and the refused step is not logged twice."""
     trainer, train, valid = make_run(schedule=None, dropout=0.0, callbacks=[PoisonGradientAt(3)])
     assert trainer.fit(train, valid, num_epochs=2).status == "diverged"
     history = trainer.fit(train, valid, num_epochs=2)
@@ -428,7 +429,7 @@ def test_fitting_again_after_a_divergence_starts_a_clean_status():
 
 
 def test_an_error_is_recorded_runs_on_fit_end_keeps_the_history_and_is_raised_again():
-    """Issue 10 item 6: any exception but Ctrl-C."""
+    """Any exception but Ctrl-C, during a batch."""
 
     class Broken(Callback):
         def on_batch_start(self, trainer):
@@ -442,3 +443,116 @@ def test_an_error_is_recorded_runs_on_fit_end_keeps_the_history_and_is_raised_ag
     history = trainer.history
     assert ended == ["failed"] and history.status == "failed" and "RuntimeError: the data went away" in history.message
     assert history.num_steps == 4 and history.num_epochs == 0
+
+
+class Raise(Callback):
+    """Raise ``error`` in hook ``hook`` once it is armed."""
+
+    def __init__(self, hook, error):
+        self.error, self.armed = error, False
+        setattr(self, hook, self._raise)
+
+    def _raise(self, trainer):
+        if self.armed:
+            self.armed = False
+            raise self.error
+
+
+class BreakingMetric:
+    """Accuracy, until it is armed: then validation breaks."""
+
+    armed = False
+
+    def __call__(self, outputs, targets):
+        if self.armed and len(targets) > 64:  # a validation batch (256 samples), not a training one
+            raise ArithmeticError("the metric broke")
+        return metrics.accuracy(outputs, targets)
+
+
+@pytest.mark.parametrize("phase", ["on_fit_start", "on_epoch_start", "on_batch_start", "on_after_backward",
+                                   "on_batch_end", "validation", "on_validation_end", "on_epoch_end", "checkpoint",
+                                   "on_fit_end"])
+def test_every_exception_ends_as_failed_runs_on_fit_end_keeps_the_history_and_is_raised(tmp_path, phase):
+    """A second fit breaks at ``phase``: status 'failed', on_fit_end ran, the first fit's history kept, error raised."""
+    ended = []
+    watcher = LambdaCallback(on_fit_end=lambda t: ended.append(t.history.status))
+    metric = BreakingMetric()
+    if phase == "validation":
+        breaker = metric
+    elif phase == "checkpoint":  # a save that fails in the middle of the run: the path is a folder
+        breaker = Raise("on_batch_end", None)
+        breaker._raise = lambda t: breaker.armed and t.save_checkpoint(tmp_path)
+        breaker.on_batch_end = breaker._raise
+    else:
+        breaker = Raise(phase, ArithmeticError("boom"))
+    callbacks = [EarlyStopping(patience=50)] + ([] if phase == "validation" else [breaker]) + [watcher]
+    trainer, train, valid = make_run(schedule=None, callbacks=callbacks, metrics={"accuracy": metric})
+    trainer.fit(train, valid, num_epochs=1)  # a first fit that completes: its history is kept
+    breaker.armed = True
+    with pytest.raises((ArithmeticError, OSError)):
+        trainer.fit(train, valid, num_epochs=2)
+    assert trainer.history.status == "failed" and ended == ["completed", "failed"]
+    assert trainer.history.epoch["epoch"][0] == 1 and trainer.history.num_steps >= 5
+    assert "during epoch" in trainer.history.message
+
+
+def test_an_unknown_monitor_fails_the_fit_cleanly():
+    ended = []
+    trainer, train, valid = make_run(schedule=None, callbacks=[
+        EarlyStopping(monitor="valid_acc"), LambdaCallback(on_fit_end=lambda t: ended.append(t.history.status))])
+    with pytest.raises(ValueError, match="monitor='valid_acc'"):
+        trainer.fit(train, valid, num_epochs=1)
+    assert trainer.history.status == "failed" and ended == ["failed"] and trainer.global_step == 0
+
+
+def per_sample(outputs, targets):
+    return (outputs.argmax(1) == targets).float()
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"metrics": {"hits": per_sample}}, r"metric 'hits' must return one number .*shape \(64,\)"),
+    ({"metrics": {"hits": lambda o, t: 0.5}}, r"metric 'hits' must return one number .*float"),
+    ({"valid_loss_fn": lambda o, t: torch.nn.functional.cross_entropy(o, t, reduction="none")},
+     r"valid_loss_fn must return one number .*shape \(64,\)"),
+    ({"valid_loss_fn": lambda o, t: 1.0}, r"valid_loss_fn must return one number .*float"),
+    ({"loss_fn": lambda o, t: torch.nn.functional.cross_entropy(o, t, reduction="none")},
+     r"loss_fn .* must return one number .*shape \(64,\)"),
+])
+def test_metrics_and_losses_that_return_more_than_one_number_are_named_at_the_first_batch(options, match):
+    trainer, train, valid = make_run(schedule=None, callbacks=[], **options)
+    with pytest.raises(ValueError, match=match):
+        trainer.fit(train, valid, num_epochs=3)
+    assert trainer.global_step == 0 and trainer.history.status == "failed"
+
+
+def test_evaluate_names_a_metric_that_returns_a_vector():
+    trainer, train, valid = make_run(schedule=None, callbacks=[], metrics={"hits": per_sample})
+    with pytest.raises(ValueError, match="metric 'hits'"):
+        trainer.evaluate(valid)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(train_metrics="no"), "train_metrics must be one of"),
+    (dict(progress="yes"), "progress must be one of"),
+    (dict(schedule_metric=5), "schedule_metric must be"),
+    (dict(divergence_factor=True), "divergence_factor"),
+    (dict(accumulation_steps=True), "accumulation_steps"),
+    (dict(device=3), "device"),
+])
+def test_more_bad_arguments_name_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tiny_trainer(**kwargs)
+
+
+@pytest.mark.parametrize("loader, match", [
+    (torch.zeros(64, 2), "train_loader must be an iterable of batches .*got a tensor of shape \\(64, 2\\)"),
+    ({"x": 1}, "train_loader must be an iterable of batches"),
+    ("batches", "train_loader must be an iterable of batches"),
+])
+def test_a_tensor_or_a_dict_is_not_a_loader(loader, match):
+    trainer = tiny_trainer()
+    with pytest.raises(ValueError, match=match):
+        trainer.fit(loader, num_epochs=1)
+    with pytest.raises(ValueError, match=match.replace("train_loader", "valid_loader")):
+        trainer.fit(moons(), loader, num_epochs=1)
+    assert trainer.global_step == 0

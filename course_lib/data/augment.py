@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..training.callbacks import Callback
+from ..validate import check_int, check_number
 
 MAX_STRENGTH = 2.5  # hue jitter is 0.2 * s and torchvision allows at most 0.5
 PADDING_MODES = ("zeros", "border", "reflection")
@@ -26,8 +27,7 @@ GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # R, G, B: torchvision's (ITU-R 601) luma
 
 def blur_kernel_size(size: int) -> int:
     """An odd Gaussian-blur kernel of about 10% of the image side, as in SimCLR (224 -> 23, 96 -> 9)."""
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    check_int("size", size, 1)
     kernel = int(0.1 * size)
     return kernel if kernel % 2 == 1 else kernel + 1
 
@@ -42,10 +42,8 @@ def simclr_transform(size: int = 224, s: float = 1.0, blur: bool = True):
     """
     from torchvision.transforms import v2
 
-    if not isinstance(size, int) or isinstance(size, bool) or size < 8:
-        raise ValueError(f"size must be an int >= 8, got {size!r}")
-    if not (isinstance(s, (int, float)) and 0 <= s <= MAX_STRENGTH):
-        raise ValueError(f"s must be a number in [0, {MAX_STRENGTH}] (hue jitter 0.2*s must stay <= 0.5), got {s!r}")
+    check_int("size", size, 8)
+    check_number("s", s, 0, MAX_STRENGTH)  # hue jitter 0.2 * s must stay <= 0.5
     steps = [
         v2.RandomResizedCrop(size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), antialias=True),
         v2.RandomHorizontalFlip(p=0.5),
@@ -64,8 +62,7 @@ def augmented_views(image: torch.Tensor, transform: Callable, num_views: int = 8
     """
     if not isinstance(image, torch.Tensor) or image.dim() != 3:
         raise ValueError(f"image must be a tensor of shape (C, H, W), got {getattr(image, 'shape', type(image))}")
-    if not isinstance(num_views, int) or isinstance(num_views, bool) or num_views < 1:
-        raise ValueError(f"num_views must be a positive int, got {num_views!r}")
+    check_int("num_views", num_views, 1)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return torch.stack([transform(image) for _ in range(num_views)])

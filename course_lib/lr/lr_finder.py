@@ -33,7 +33,8 @@ from torch import nn
 from ..training import random_state, statuses
 from ..training.callbacks import Callback
 from ..training.trainer import Trainer
-from ..validate import check_int, check_number, is_number
+from ..training.trainer_checks import check_loader
+from ..validate import check_instance, check_int, check_number
 
 SUGGESTIONS = ("steepest", "valley", "minimum/10")
 
@@ -121,7 +122,8 @@ def lr_find(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, lo
     device: pass ``amp="bf16"``, ``grad_clip=1.0`` or a ``Trainer`` subclass with its own
     ``training_step``, as for training.
     """
-    _check(model, optimizer, train_loader, start_lr, end_lr, num_steps, beta, stop_factor, trainer_class)
+    _check(model=model, optimizer=optimizer, train_loader=train_loader, start_lr=start_lr, end_lr=end_lr,
+           num_steps=num_steps, beta=beta, stop_factor=stop_factor, trainer_class=trainer_class)
     finder = LRFinder(start_lr, end_lr, num_steps, beta, stop_factor)
     saved = {"model": {k: v.detach().clone() for k, v in model.state_dict().items()},
              "optimizer": copy.deepcopy(optimizer.state_dict()), "training": model.training,
@@ -230,15 +232,12 @@ def plot(result: LRFinderResult, ax=None):
     return ax
 
 
-def _check(model, optimizer, train_loader, start_lr, end_lr, num_steps, beta, stop_factor, trainer_class) -> None:
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
-    if train_loader is None or not hasattr(train_loader, "__iter__"):
-        raise ValueError(f"train_loader must be an iterable of (inputs, targets) batches, got {train_loader!r}")
-    if not (is_number(start_lr) and is_number(end_lr) and 0 < start_lr < end_lr < math.inf):
-        raise ValueError(f"start_lr and end_lr must satisfy 0 < start_lr < end_lr, got {start_lr!r} and {end_lr!r}")
+def _check(*, model, optimizer, train_loader, start_lr, end_lr, num_steps, beta, stop_factor, trainer_class) -> None:
+    check_instance("model", model, nn.Module, "a torch.nn.Module")
+    check_instance("optimizer", optimizer, torch.optim.Optimizer, "a torch.optim.Optimizer")
+    check_loader("train_loader", train_loader)
+    check_number("start_lr", start_lr, 0, include_low=False)
+    check_number("end_lr", end_lr, start_lr, include_low=False)
     check_int("num_steps", num_steps, 2)
     check_number("beta", beta, 0, 1, include_high=False)
     check_number("stop_factor", stop_factor, 1, include_low=False)

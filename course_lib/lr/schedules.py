@@ -1,10 +1,10 @@
 """Learning-rate schedules as plain ``step -> lr`` callables.
 
 A schedule here is a small dataclass you can call, print and plot without an optimizer. Warm-up is
-one wrapper that composes with any of them. The bridge to PyTorch's own schedulers lives in
-:mod:`course_lib.lr.torch_schedules` and is reached from here too: :func:`as_lambda_lr` hands any
-schedule to ``LambdaLR``, and :func:`trace` records what a PyTorch scheduler does, so a notebook can
-put the hand-written curve and the built-in one on the same axes.
+one wrapper that composes with any of them. The bridge to PyTorch's own schedulers is reached from
+here too: :func:`as_lambda_lr` hands any schedule to ``LambdaLR`` (the ``Trainer`` drives callables that
+way), and :func:`trace` records what a PyTorch scheduler does, so a notebook can put the hand-written
+curve and the built-in one on the same axes.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from .torch_schedules import as_lambda_lr, as_scheduler, trace  # noqa: F401  (schedules.trace etc.)
-from ..validate import check_callable, check_int, check_number
+from .torch_schedules import as_lambda_lr, trace  # noqa: F401  (schedules.trace etc.)
+from ..validate import check_callable, check_instance, check_int, check_number
 
 
 def _check_lr(name: str, value) -> None:
@@ -70,9 +70,11 @@ class MultiStep:
     def __post_init__(self):
         _check_lr("lr", self.lr)
         _check_factor("gamma", self.gamma)
-        if not isinstance(self.milestones, (list, tuple)) or not self.milestones or any(
-                not isinstance(m, int) or isinstance(m, bool) or m <= 0 for m in self.milestones):
+        check_instance("milestones", self.milestones, (list, tuple), "a non-empty list of positive ints")
+        if not self.milestones:
             raise ValueError(f"milestones must be a non-empty list of positive ints, got {self.milestones!r}")
+        for milestone in self.milestones:
+            check_int("each milestone", milestone, 1)
         if list(self.milestones) != sorted(set(self.milestones)):
             raise ValueError(f"milestones must be strictly increasing, got {self.milestones!r}")
 

@@ -32,13 +32,13 @@ import torch
 from torch import nn
 
 from . import stacked
+from .. import optimizers
 from ..training import statuses
 from ..device import pick_device
 from ..training.history import History
 from ..data.loaders import DeviceLoader
-from ..validate import check_int, is_number
+from ..validate import check_callable, check_choice, check_int, check_number, is_number
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 LOSSES = ("cross_entropy", "mse")
 
 
@@ -116,8 +116,9 @@ def run_sweep(model_fn, X: torch.Tensor, y: torch.Tensor, optimizer: str = "sgd"
     ``weight_decay`` to torch's default (0, and 0.01 for "adamw"): L2 added to the gradient for SGD
     and Adam, decoupled (``w <- w * (1 - lr * wd)`` before the step) for AdamW.
     """
-    hyper = _check_arguments(model_fn, X, y, optimizer, lrs, num_steps, batch_size, momentum, weight_decay, betas,
-                             X_valid, y_valid, loss, divergence_factor)
+    hyper = _check_arguments(model_fn=model_fn, X=X, y=y, optimizer=optimizer, lrs=lrs, num_steps=num_steps,
+                             batch_size=batch_size, momentum=momentum, weight_decay=weight_decay, betas=betas, eps=eps,
+                             seed=seed, X_valid=X_valid, y_valid=y_valid, loss=loss, divergence_factor=divergence_factor)
     device = torch.device(device) if device is not None else pick_device()
     with torch.random.fork_rng(devices=[]):  # the weights of `torch.manual_seed(seed); model_fn()`, caller's RNG untouched
         torch.manual_seed(seed)
@@ -210,15 +211,12 @@ def _evaluate(net, X, y, loss_fn, active, device, chunk: int):
     return values, torch.where(active, correct / len(X), nan).tolist() if loss_fn.name == "cross_entropy" else None
 
 
-def _check_arguments(model_fn, X, y, optimizer, lrs, num_steps, batch_size, momentum, weight_decay, betas,
-                     X_valid, y_valid, loss, divergence_factor) -> list[dict]:
+def _check_arguments(*, model_fn, X, y, optimizer, lrs, num_steps, batch_size, momentum, weight_decay, betas, eps,
+                     seed, X_valid, y_valid, loss, divergence_factor) -> list[dict]:
     """Validate everything before any work; return one dict of hyperparameters per member."""
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-    if not callable(model_fn):
-        raise ValueError(f"model_fn must be a callable returning a fresh torch.nn.Module, got {model_fn!r}")
+    check_choice("optimizer", optimizer, optimizers.NAMES)  # the rules of optimizers.build, for many lrs at once
+    check_choice("loss", loss, LOSSES)
+    check_callable("model_fn", model_fn, "a callable returning a fresh torch.nn.Module")
     for name, a, b in (("X, y", X, y), ("X_valid, y_valid", X_valid, y_valid)):
         if name.startswith("X_valid") and a is None and b is None:
             continue
@@ -226,8 +224,9 @@ def _check_arguments(model_fn, X, y, optimizer, lrs, num_steps, batch_size, mome
             raise ValueError(f"{name} must be non-empty tensors of the same length")
     check_int("num_steps", num_steps, 1)
     check_int("batch_size", batch_size, 1)
-    if not (is_number(divergence_factor) and divergence_factor > 1):
-        raise ValueError(f"divergence_factor must be a number > 1, got {divergence_factor!r}")
+    check_int("seed", seed, 0)
+    check_number("eps", eps, 0, include_low=False)
+    check_number("divergence_factor", divergence_factor, 1, include_low=False)
     if momentum is not None and optimizer not in ("momentum", "nesterov"):
         raise ValueError(f"momentum applies to optimizer 'momentum' or 'nesterov' only, got optimizer={optimizer!r}")
     given = {"lrs": lrs, "momentum": 0.9 if momentum is None else momentum, "betas": betas,

@@ -12,8 +12,8 @@ HOOKS = (
     "on_batch_start",      # before the forward pass; sees trainer.batch
     "on_after_backward",   # gradients are ready (and unscaled under fp16): inspect or clip them here
     "on_batch_end",        # after the optimizer step; trainer.last_loss and the lr are this update's (the schedule steps next)
-    "on_validation_end",   # trainer.last_metrics holds this epoch's train and validation numbers
-    "on_epoch_end",        # after the epoch is logged; set trainer.should_stop = True to stop
+    "on_validation_end",   # trainer.last_metrics holds this epoch's train and validation numbers; not counted yet
+    "on_epoch_end",        # after the epoch is counted and logged; trainer.request_stop(reason) ends the fit here
     "on_fit_end",          # always runs, also after divergence, an interrupt or an error (history.status)
 )
 
@@ -35,6 +35,11 @@ class Callback:
     def on_validation_end(self, trainer) -> None: ...
     def on_epoch_end(self, trainer) -> None: ...
     def on_fit_end(self, trainer) -> None: ...
+
+    def config(self) -> dict:
+        """The settings a checkpoint must share with the callback that loads it (numbers, strings): a load
+        compares them and refuses another configuration, such as early stopping on another metric."""
+        return {}
 
     def state_dict(self) -> dict:
         """What a checkpoint must keep for this callback to resume exactly (tensors, numbers, strings)."""

@@ -10,7 +10,7 @@ import math
 
 from .callbacks import Callback
 from .statuses import ENDED_NORMALLY
-from ..validate import check_choice, check_int, check_number
+from ..validate import check_choice, check_instance, check_int, check_number
 
 
 class EarlyStopping(Callback):
@@ -35,8 +35,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "valid_loss", mode: str = "min", patience: int = 5,
                  min_delta: float = 0.0, restore_best_weights: bool = True):
-        if not isinstance(monitor, str):
-            raise ValueError(f"monitor must be the name of a logged metric, such as 'valid_loss', got {monitor!r}")
+        check_instance("monitor", monitor, str, "the name of a logged metric, such as 'valid_loss'")
         check_choice("mode", mode, ("min", "max"))  # min for a loss, max for an accuracy
         check_int("patience", patience, 0)
         check_number("min_delta", min_delta, 0)
@@ -47,9 +46,9 @@ class EarlyStopping(Callback):
 
     def reset(self) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
-        self.best_epoch = 0     # 1-based number of the best update so far; 0 before any
-        self.num_updates = 0
-        self.wait = 0           # updates in a row without improvement
+        self.best_epoch = 0     # 1-based number of the best epoch so far; 0 before any
+        self.epochs_seen = 0    # values given to update(), one per epoch
+        self.wait = 0           # epochs in a row without improvement
         self.stopped = False
         self.best_state = None  # copy of the model's state_dict at best_epoch (callback use only)
         self.last_state = None  # the last epoch's weights while the best ones are restored in the model
@@ -61,12 +60,12 @@ class EarlyStopping(Callback):
 
     def update(self, value: float) -> tuple[bool, str]:
         """Take the next epoch's number; return (stop?, a sentence saying why)."""
-        self.num_updates += 1
+        self.epochs_seen += 1
         if not math.isfinite(value):  # nan or inf: the run has diverged, waiting cannot help
             self.stopped = True
-            return True, f"{self.monitor} is {value} at epoch {self.num_updates}"
+            return True, f"{self.monitor} is {value} at epoch {self.epochs_seen}"
         if self.is_improvement(value):
-            self.best, self.best_epoch, self.wait = value, self.num_updates, 0
+            self.best, self.best_epoch, self.wait = value, self.epochs_seen, 0
             return False, f"{self.monitor} improved to {value:.4g}"
         self.wait += 1
         if self.wait >= self.patience:
@@ -84,7 +83,7 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, trainer) -> None:
         stop, reason = self.update(trainer.history.epoch[self.monitor][-1])
-        if self.best_epoch == self.num_updates and self.restore_best_weights:
+        if self.best_epoch == self.epochs_seen and self.restore_best_weights:
             self.best_state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
         if stop:
             trainer.request_stop(reason)
@@ -92,12 +91,16 @@ class EarlyStopping(Callback):
     def on_fit_end(self, trainer) -> None:
         if not (trainer.history.status in ENDED_NORMALLY and self.restore_best_weights and self.best_state is not None):
             return
-        if self.best_epoch != self.num_updates:  # the last epoch was not the best: swap the best weights in
+        if self.best_epoch != self.epochs_seen:  # the last epoch was not the best: swap the best weights in
             self.last_state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
             trainer.model.load_state_dict(self.best_state)
 
+    def config(self) -> dict:
+        return {"monitor": self.monitor, "mode": self.mode, "patience": self.patience, "min_delta": self.min_delta,
+                "restore_best_weights": self.restore_best_weights}
+
     def state_dict(self) -> dict:
-        return {"best": self.best, "best_epoch": self.best_epoch, "num_updates": self.num_updates,
+        return {"best": self.best, "best_epoch": self.best_epoch, "epochs_seen": self.epochs_seen,
                 "wait": self.wait, "stopped": self.stopped, "best_state": self.best_state, "last_state": self.last_state}
 
     def load_state_dict(self, state: dict) -> None:

@@ -1,142 +1,201 @@
-"""Everything about a training run but the loop that advances it: counters, status, hooks and saved state.
+"""The state of a training run, in one object the ``Trainer`` owns (``trainer.state``).
 
-``Trainer`` (in ``trainer.py``) is the loop; it inherits this bookkeeping, so that the loop reads on
-one screen. Here: where the run is (epoch, update, place in the epoch, the update being accumulated),
-how its last fit ended (``history.status``, see :mod:`course_lib.training.statuses`), which callback hooks to
-call, and ``state_dict`` / ``load_state_dict`` for checkpoints.
+It holds everything a fit changes besides the model, the optimizer, the scheduler and the callbacks:
+the counters, the history (with how the last fit ended), the place in the epoch and the update being
+accumulated. A checkpoint is this state plus theirs. A fit cut short anywhere (Ctrl-C, an error, a
+divergence) goes on from it as if nothing had happened, by three rules:
+
+- An epoch counts when it is complete: trained, validated and logged. A fit cut during validation
+  validates the same epoch again.
+- An update counts when the optimizer has taken it. Each batch is kept, with the state of the random
+  generators right after it was dealt, until its update is done; a fit cut in the middle of an update
+  forgets its gradient, and the next fit replays its batches from those states, so dropout draws the
+  same masks.
+- The rest of an epoch is dealt as it would have been. In the same process the epoch's iterator goes
+  on. From a checkpoint (or given another loader object) the epoch is dealt again from the random state
+  it started with, and the batches already trained are skipped: the same batches for any loader whose
+  order comes from the generators :mod:`random_state` captures (``DeviceLoader``, a ``DataLoader``, a
+  list), provided it draws nothing from them after its first batch (random transforms in a ``Dataset``
+  do; such a run goes on exactly in its own process, and a checkpoint saved part-way through its epoch
+  is refused). A position counts batches, so a loader of another shape part-way through is refused too.
+
+Torch's generators are kept at every batch. Python's and NumPy's cost tens of microseconds to copy, so
+they are kept only once the first update of a fit shows that a step draws from them (a step that starts
+drawing from them later in a fit is not noticed).
 """
 from __future__ import annotations
 
-import time
+import itertools
+from dataclasses import dataclass, field
 
-from torch.optim.lr_scheduler import ReduceLROnPlateau
-
-from . import checkpoint, statuses
-from .callbacks import active_hooks
-from .epoch_position import EpochPosition
+from . import random_state
 from .history import History
-from .trainer_checks import check_fit
 
-COUNTERS = ("epoch", "global_step", "elapsed", "first_loss")
+
+@dataclass
+class Group:
+    """The update being accumulated: ``accumulation_steps`` micro-batches make one."""
+
+    micro_batches: int = 0     # micro-batches whose backward is done
+    full_size: int = 0         # samples in a full group of batches like its first one
+    sums: dict = field(default_factory=dict)  # their loss and metrics, summed (metrics.add_batch)
+
+    def clear(self) -> None:
+        self.micro_batches, self.full_size, self.sums = 0, 0, {}
+
+
+class EpochPosition:
+    """The batches of this epoch trained so far, those dealt for the update under way, and how to deal the rest."""
+
+    def __init__(self):
+        self.loader_state = None   # the loader's own generator from a checkpoint, set when the next fit deals
+        self.deal_draws = False    # the loader was seen drawing from the global generators after its first batch
+        self.loader_shape = None   # batches, batch size and samples of the loader the position counts in
+        self._probed = None        # the loader last checked for deal_draws
+        self.keep_all = None       # keep Python's and NumPy's generators per batch too (None: until an update shows)
+        self.reset()
+
+    def reset(self) -> None:
+        """At an epoch boundary: nothing of the next epoch dealt yet."""
+        self.done = 0              # batches of this epoch in complete updates
+        self.pending = []          # (batch, random state right after it was dealt) of the update under way
+        self.epoch_rng = None      # torch's and the loader's generators just before the epoch's first batch was dealt
+        self.go_on_rng = None      # from a checkpoint: the random state the next batch starts from
+        self._iterator = self._loader = None
+
+    @property
+    def started(self) -> bool:
+        return self.epoch_rng is not None
+
+    def check_can_go_on(self, loader, epoch: int) -> None:
+        """Refuse, before any change, a loader that cannot deal the rest of a part-way epoch exactly."""
+        if not self.started:
+            return
+        shape = loader_shape(loader)
+        differ = {k: (v, shape[k]) for k, v in (self.loader_shape or {}).items() if None not in (v, shape[k]) and v != shape[k]}
+        if differ:
+            saved = ", ".join(f"{k} {a} (now {b})" for k, (a, b) in differ.items())
+            raise ValueError(f"train_loader does not fit a run part-way through epoch {epoch}: its {self.done} trained "
+                             f"batches were counted in a loader of {saved}, so the position would mean other samples. "
+                             "Pass a loader like the one the run was started with, or go on from an epoch's end")
+        if self.deal_draws and self.done and loader is not self._loader:
+            raise ValueError(f"the run is part-way through epoch {epoch}, and train_loader draws from the global random "
+                             "generators as it deals batches (random transforms in a Dataset?), so the rest of the epoch "
+                             "cannot be dealt again exactly: go on from a checkpoint saved at an epoch's end, or give the "
+                             "loader's randomness its own generator")
+
+    def deal(self, loader):
+        """Yield the batches of this epoch still to train: the update under way's first, replayed from the random
+        states they were dealt in, then the rest."""
+        if self.loader_state is not None and random_state.loader_generator(loader) is not None:
+            random_state.loader_generator(loader).set_state(self.loader_state)
+        self.loader_state = None
+        if not self.started:
+            self.epoch_rng = random_state.capture(loader, torch_only=True)  # all that dealing may draw from
+            self._iterator, self._loader = self._probed_deal(loader), loader
+        elif loader is not self._loader:
+            self._iterator, self._loader = self._deal_again(loader), loader
+        replay, self.pending = self.pending, []
+        for batch, rng in replay:
+            random_state.restore(rng)
+            self.pending.append((batch, rng))
+            yield batch
+        for batch in self._iterator:
+            self.pending.append((batch, random_state.capture(torch_only=self.keep_all is False)))
+            yield batch
+
+    def _probed_deal(self, loader):
+        """``iter(loader)``, with the epoch's second batch dealt right after its first (in every epoch alike): the
+        first time a loader deals, that shows whether dealing a batch draws from the global generators."""
+        iterator, probe = iter(loader), self._probed is not loader
+        first = next(iterator, None)
+        before = random_state.capture() if probe else None
+        second = next(iterator, None)
+        if probe:
+            self._probed, self.deal_draws = loader, self.deal_draws or not random_state.same(before, random_state.capture())
+        return itertools.chain([batch for batch in (first, second) if batch is not None], iterator)
+
+    def _deal_again(self, loader):
+        """The epoch dealt again from its start, less the batches trained; then on from where the run was."""
+        go_on = self.pending[0][1] if self.pending else self.go_on_rng or random_state.capture()
+        self.pending, self.go_on_rng = [], None
+        random_state.restore(self.epoch_rng, loader)
+        iterator = iter(loader)
+        for skipped in range(self.done + 1):  # and one more: a DataLoader draws its order as it deals its first batch
+            batch = next(iterator, None)
+            if batch is None and skipped < self.done:
+                raise ValueError(f"cannot go on part-way through the epoch: train_loader deals only {skipped} batches, "
+                                 f"{self.done} were already trained; pass the loader the run was started with")
+        random_state.restore(go_on)
+        if batch is not None:
+            yield batch
+            yield from iterator
+
+    def update_done(self) -> None:
+        """The pending batches made a complete update. The first one of a fit also shows whether a step draws from
+        Python's or NumPy's generators (then they are kept per batch too)."""
+        if self.keep_all is None and "python" in self.pending[0][1]:
+            self.keep_all = not random_state.same_outside_torch(self.pending[0][1], random_state.capture())
+        self.done += len(self.pending)
+        self.pending = []
+
+    def go_on_state(self, loader) -> dict:
+        """Plain data for a checkpoint (the pending batches are dealt again from it, not stored)."""
+        generator = random_state.loader_generator(loader)
+        started = self.started
+        return {"done": self.done, "epoch_rng": self.epoch_rng, "go_on_rng": self.pending[0][1] if self.pending else self.go_on_rng,
+                "loader_state": (self.epoch_rng.get("loader") if started else generator.get_state() if generator else None),
+                "deal_draws": self.deal_draws, "loader_shape": self.loader_shape, "keep_all": self.keep_all}
+
+    def load(self, state: dict) -> None:
+        self.reset()
+        self.done, self.epoch_rng, self.go_on_rng = state["done"], state["epoch_rng"], state["go_on_rng"]
+        self.loader_state = None if self.started else state["loader_state"]
+        self.deal_draws, self.loader_shape, self.keep_all = state["deal_draws"], state["loader_shape"], state["keep_all"]
+
+
+def loader_shape(loader) -> dict:
+    """Its batches per epoch, batch size and samples, where it says (``None`` where it does not)."""
+    def size(get):
+        try:
+            return get()
+        except Exception:  # no length, no such attribute, a batch of another shape
+            return None
+
+    batches = size(lambda: len(loader))
+    if isinstance(loader, (list, tuple)):
+        sizes = size(lambda: [len(batch[-1]) for batch in loader])
+        return {"batches": batches, "batch_size": sizes[0] if sizes else None, "samples": sum(sizes) if sizes else None}
+    dataset = getattr(loader, "dataset", None)
+    samples = size(lambda: len(dataset)) if dataset is not None else size(lambda: len(loader.X))
+    return {"batches": batches, "batch_size": getattr(loader, "batch_size", None), "samples": samples}
 
 
 class RunState:
-    """The bookkeeping ``Trainer`` inherits."""
+    """Where a run is and what it has logged: see the module's docstring."""
 
-    def __init__(self, callbacks, group):
-        self.callbacks, self.group = list(callbacks), group  # group: the update being accumulated
-        self.history, self.position = History(), EpochPosition()
-        self.epoch = 0          # epochs finished; fit(num_epochs=N) trains until epoch == N
-        self.global_step = 0    # updates finished
-        self.elapsed = 0.0      # seconds spent in fit, over every call and resume
-        self.first_loss = None  # reference for the divergence rule
-        self.should_stop, self.stop_reason = False, ""
-        self.batch, self.last_loss, self.last_metrics = None, None, {}
-        self.train_loader = self.valid_loader = self._bar = None
-        self._totals = {}       # this epoch's sums of the loss and metrics, over its completed updates
-        self.schedule_due = False  # an update's schedule step not taken yet (a checkpoint saved in on_batch_end)
+    COUNTERS = ("epoch", "global_step", "updates_scheduled", "elapsed", "first_loss")
 
-    def request_stop(self, reason: str) -> None:
-        """Ask the loop to stop after this epoch (what early stopping does)."""
-        self.should_stop, self.stop_reason = True, reason
+    def __init__(self):
+        self.epoch = 0              # epochs complete; fit(num_epochs=N) trains until epoch == N
+        self.global_step = 0        # updates complete
+        self.updates_scheduled = 0  # updates whose "step" schedule step is taken: global_step, one less in on_batch_end
+        self.elapsed = 0.0          # seconds spent in fit, over every call and resume
+        self.first_loss = None      # the divergence rule's reference
+        self.stop_reason = ""       # set by Trainer.request_stop: the fit ends after this epoch
+        self.history = History()    # what was logged, and how the last fit ended (history.status)
+        self.epoch_sums = {}        # this epoch's loss and metric sums, over its complete updates
+        self.position = EpochPosition()
+        self.group = Group()
 
-    def known_metrics(self) -> list[str]:
-        train = ["loss", *self.metrics] if self.train_metrics else ["loss"]
-        valid = ["loss", *self.metrics] if self.valid_loader is not None else []
-        return [f"train_{m}" for m in train] + [f"valid_{m}" for m in valid]
-
-    def check_metric_name(self, name: str, argument: str) -> None:
-        if name not in self.known_metrics():
-            raise ValueError(f"{argument}={name!r} is not logged by this run; known metrics: {self.known_metrics()}")
-
-    def _start_fit(self, train_loader, valid_loader, num_epochs) -> None:
-        check_fit(self, train_loader, valid_loader, num_epochs)
-        self.train_loader, self.valid_loader = train_loader, valid_loader
-        if isinstance(self.scheduler, ReduceLROnPlateau):
-            self.check_metric_name(self.schedule_metric, "schedule_metric")
-        if self.history.status == statuses.DIVERGED:  # the refused update is tried again now: forget its record
-            for values in self.history.step.values():
-                values.pop()
-        self._set_status(statuses.RUNNING, "")
-        self.history.diverged_at_step, self.should_stop, self.stop_reason = None, False, ""
-        if self.schedule_due:  # the last fit ended (or its checkpoint was saved) before the schedule stepped
-            self._step_schedule("step")
-        self._hooks = active_hooks(self.callbacks)
-        self._parameters = [p for p in self.model.parameters() if p.requires_grad]  # walked once per fit, not per update
-        self._start = time.perf_counter() - self.elapsed
-        self._call("on_fit_start")
-
-    def _epochs(self, num_epochs: int):
-        from tqdm.auto import tqdm  # imported when asked: tqdm.auto looks for a notebook
-
-        self._bar = tqdm(range(self.epoch, num_epochs), desc="epochs", initial=self.epoch, total=num_epochs, disable=not self.progress)
-        return self._bar
-
-    def _end_fit(self, error: Exception | None) -> History:
-        self.elapsed = time.perf_counter() - self._start
-        if self.history.status == statuses.RUNNING:
-            self._set_status(statuses.STOPPED_EARLY if self.should_stop else statuses.COMPLETED, self.stop_reason)
-        if self.group.micro_batches:  # cut short in the middle of a group: its batches are dealt again next time
-            self._discard_group()
-        self._call("on_fit_end")
-        if error is not None:
-            raise error
-        return self.history
-
-    def _log_step(self) -> None:
-        self.history.log_step(step=self.global_step, loss=self.last_loss, lr=self.optimizer.param_groups[0]["lr"],
-                              time=time.perf_counter() - self._start)
-
-    def _diverge(self, what: str) -> bool:
-        """Log the refused update, end the run as diverged, forget the group; False for the loop."""
-        self._log_step()
-        self._set_status(statuses.DIVERGED, f"{what} at step {self.global_step}; the weights are those before that step")
-        self.history.diverged_at_step = self.global_step
-        self._discard_group()
-        return False
-
-    def _discard_group(self) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
-        self.group.clear()
-
-    def _set_status(self, status: str, message: str) -> None:
-        self.history.status, self.history.message = status, message
-
-    def _call(self, hook: str) -> None:
-        for function in self._hooks[hook]:
-            function(self)
-
-    def state_dict(self) -> dict:
-        """Everything this trainer needs to go on exactly, as tensors and plain data (:mod:`course_lib.training.checkpoint`)."""
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-                "scaler": self.scaler.state_dict(), "callbacks": [callback.state_dict() for callback in self.callbacks],
-                "classes": checkpoint.classes(self), "history": self.history.to_dict(),
-                "counters": {name: getattr(self, name) for name in COUNTERS}, "schedule_due": self.schedule_due,
-                "epoch_position": self.position.state_dict(self.train_loader), "epoch_totals": dict(self._totals)}
+    def state_dict(self, loader) -> dict:
+        return {"counters": {name: getattr(self, name) for name in self.COUNTERS}, "history": self.history.to_dict(),
+                "epoch_sums": dict(self.epoch_sums), "position": self.position.go_on_state(loader)}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore a :meth:`state_dict`; every part is checked against this trainer before anything changes."""
-        checkpoint.check_fits(self, state)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        if state["scaler"]:
-            self.scaler.load_state_dict(state["scaler"])
-        for callback, callback_state in zip(self.callbacks, state["callbacks"]):
-            callback.load_state_dict(callback_state)
-        self.history = History.from_dict(state["history"])
-        for name in COUNTERS:
+        for name in self.COUNTERS:
             setattr(self, name, state["counters"][name])
-        self.schedule_due = state["schedule_due"]
-        self.position.load_state_dict(state["epoch_position"])
-        self._totals = dict(state["epoch_totals"])
+        self.history = History.from_dict(state["history"])
+        self.epoch_sums = dict(state["epoch_sums"])
         self.group.clear()
-
-    def save_checkpoint(self, path) -> None:
-        """Save everything needed to resume exactly, also part-way through an epoch: see :mod:`course_lib.training.checkpoint`."""
-        checkpoint.save(self, path)
-
-    def load_checkpoint(self, path) -> None:
-        checkpoint.load(self, path)
+        self.position.load(state["position"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 
 import torch
 
@@ -32,9 +33,15 @@ def diverged(loss: float, reference: float, factor: float | None) -> bool:
     >>> diverged(float("nan"), 2.3, None), diverged(2400.0, 2.3, 1e3), diverged(5.0, 2.3, 1e3)
     (True, True, False)
     """
-    if not math.isfinite(loss):
-        return True
-    return factor is not None and loss > factor * max(abs(reference), 1e-12)
+    low, high = loss_limits(reference, factor)
+    return not low <= loss <= high
+
+
+def loss_limits(reference: float, factor: float | None) -> tuple[float, float]:
+    """The range a loss must lie in not to have diverged (NaN lies in none): the rule of :func:`diverged` as two
+    numbers, so that a training loop computes them once and compares each loss with them."""
+    largest = sys.float_info.max  # finite: an infinite loss lies outside
+    return -largest, largest if factor is None else factor * max(abs(reference), 1e-12)
 
 
 def describe_loss(loss: float, reference: float, factor: float | None) -> str:
@@ -44,20 +51,20 @@ def describe_loss(loss: float, reference: float, factor: float | None) -> str:
     return f"loss {loss:.4g} exceeded {factor:g}x the first loss {reference:.4g}"
 
 
-def gradient_is_finite(parameters: list, norm: torch.Tensor | None = None) -> bool:
+def gradient_is_finite(parameters: list) -> bool:
     """True when no gradient holds a NaN or an infinity: the check a loss cannot make (a NaN can appear in
-    the backward pass alone). Given the norm that clipping computed, it costs nothing more; else it is
-    GradScaler's own check (``found_inf``) with a scale of 1: one pass over the gradients, one sync.
+    the backward pass alone). It is GradScaler's own check (``found_inf``) with a scale of 1: one pass over
+    the gradients, one sync. (A loop that clips has the gradient's norm already: a finite norm says the same.)
     ``parameters`` is a list (walking ``model.parameters()`` on every update would cost more than the check)."""
-    if norm is not None:
-        return bool(torch.isfinite(norm))
     grads = [p.grad for p in parameters if p.grad is not None]
     if not grads:
         return True
     found, one = _flags(grads[0].device)
-    found.zero_()
     torch._amp_foreach_non_finite_check_and_unscale_(grads, found, one)
-    return not found.item()
+    if found.item():
+        found.zero_()  # the flag is shared by every check on this device
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=None)
