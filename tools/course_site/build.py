@@ -1,8 +1,8 @@
 """Build the static site: run the lessons to record their explorers, then write every page.
 
 1. Each lesson with an explorer runs in a fresh kernel (two at a time, one per core here) at the default
-   size with its stored seed, as its stored outputs were made, with ``COURSE_EXPLORER_HOOK`` set so that
-   every explorer it builds is recorded (:mod:`course_site.record`). ``quick`` runs them at the smoke
+   size with its stored seed, as its stored outputs were made, with a first cell of the builder's own that
+   records every explorer it builds (:func:`course_site.record.start`). ``quick`` runs them at the smoke
    size over a coarse grid (three values per control), for the tests.
 2. Every notebook, lesson or solutions, becomes a page from its stored outputs (:mod:`course_site.pages`);
    an explorer's frames go to ``frames/<notebook>/``; each explorer also gets a full-screen page.
@@ -29,6 +29,7 @@ TOOLS = ROOT / "tools"
 NOTEBOOKS = ROOT / "notebooks"
 MARKER = ".course-site"  # in every folder this builder writes: only such a folder is ever replaced
 EXPLORER_BUDGET = 4_000_000  # bytes of frames per explorer
+RECORD = "import course_site.record\ncourse_site.record.start()"  # the builder's first cell in each lesson
 SITE_BUDGET = 60_000_000  # bytes for the whole site
 
 
@@ -39,17 +40,17 @@ def execute(path: Path, folder: Path, grid: str, size: str, timeout: int) -> dic
     # nbclient imitates a frontend for Output widgets and can stall a cell doing so (jupyter/nbclient#312)
     nbclient.NotebookClient.on_comm_open_jupyter_widget = lambda self, msg: None
     folder.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "COURSE_SIZE": size, "COURSE_EXPLORER_HOOK": "course_site.record:record",
-           "COURSE_SITE_FRAMES": str(folder), "COURSE_SITE_GRID": grid,
+    env = {**os.environ, "COURSE_SIZE": size, "COURSE_SITE_FRAMES": str(folder), "COURSE_SITE_GRID": grid,
            "PYTHONPATH": os.pathsep.join(p for p in (str(TOOLS), os.environ.get("PYTHONPATH", "")) if p)}
     env.pop("COURSE_STRICT", None)  # frames need the explorers, not the claims (the test suite checks those)
     notebook = nbformat.read(path, as_version=4)
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(RECORD))
     start, used = time.perf_counter(), _children_cpu()
-    cells = {}  # manifest file -> index of the cell that wrote it
+    cells = {}  # manifest file -> index of the cell that wrote it, in the notebook as stored
 
     def executed(cell, cell_index, **_):
         for file in folder.glob("explorer-*.json"):
-            cells.setdefault(file.name, cell_index)
+            cells.setdefault(file.name, cell_index - 1)  # the recording cell comes first
 
     client = nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3", on_cell_executed=executed,
                                      resources={"metadata": {"path": str(path.parent)}})
@@ -57,6 +58,11 @@ def execute(path: Path, folder: Path, grid: str, size: str, timeout: int) -> dic
         client.execute(env=env)
     except nbclient.exceptions.CellExecutionError as error:
         return {"path": str(path), "error": str(error)[-3000:]}
+    failed = [f"cell {i - 1}: {o['ename']}: {o['evalue']}" for i, cell in enumerate(notebook.cells)
+              if "raises-exception" not in cell.metadata.get("tags", [])
+              for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    if failed:  # recording an explorer failed after its cell (IPython shows that error without failing the cell)
+        return {"path": str(path), "error": "; ".join(failed)[-3000:]}
     manifests = [{**json.loads((folder / name).read_text()), "cell": cells[name]} for name in sorted(cells)]
     return {"path": str(path), "manifests": manifests, "seconds": time.perf_counter() - start,
             "cpu_seconds": _children_cpu() - used}
