@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import os
+import weakref
 from typing import Callable
 
 from ..validate import check_choice
@@ -63,8 +64,8 @@ class LiveFigure:
         self.picture = picture(self.fig) if picture is not None else None
         self._background = None  # the figure without its moving artists, as last drawn
         self.slots = None  # each axes' slot, in pixels, as laid out at the last full drawing (see slots())
-        self._prepared: set[int] = set()  # ids of the moving artists made animated
-        self._stamps: dict = {}  # id of each on_top artist -> its pixels, as first drawn
+        self._prepared = weakref.WeakSet()  # the moving and on-top artists made animated
+        self._stamps = weakref.WeakKeyDictionary()  # each on-top artist -> its pixels, as first drawn
         self._palette = None  # the 256 colours of the PNGs sent, made again at each drawing of the whole figure
         self._frames: dict = {}  # dpi -> (figure, picture) for frame()
         self.log: list[dict] = []
@@ -96,8 +97,8 @@ class LiveFigure:
 
         A picture's moving artists are drawn over a copy of the rest (the background). When ``show`` changed
         something else, only the axes it changed are drawn again, each inside its own slot of the layout (its
-        share of the figure, see :func:`slots`);
-        anything else (a figure-level text, say) draws the whole figure.
+        share of the figure, see :func:`~course_lib.widgets.picture.slots`); anything else (a figure-level
+        text, say) draws the whole figure.
         """
         canvas, fig, picture = self.fig.canvas, self.fig, self.picture
         if picture is None:
@@ -105,10 +106,10 @@ class LiveFigure:
             return encode(canvas, self.image_format)
         redrawn = False
         for artist in [*picture.moving, *picture.on_top]:
-            if id(artist) not in self._prepared:  # a picture may replace one (a legend whose entries changed)
+            if artist not in self._prepared:  # a picture may replace one (a legend whose entries changed)
                 artist.set_animated(True)  # left out of a full draw: drawn over the copy of the rest
                 _detach(artist)
-                self._prepared.add(id(artist))
+                self._prepared.add(artist)
         if self._background is not None and not fig.stale:
             canvas.restore_region(self._background)
         else:
@@ -124,10 +125,10 @@ class LiveFigure:
             stamps = []
             for artist in picture.on_top:  # drawn the first time, put back as drawn ever after
                 if artist.get_visible() and artist.axes.get_visible():
-                    if id(artist) not in self._stamps:
+                    if artist not in self._stamps:
                         artist.draw(renderer)
-                        self._stamps[id(artist)] = canvas.copy_from_bbox(artist.get_window_extent(renderer).padded(1))
-                    stamps.append(self._stamps[id(artist)])
+                        self._stamps[artist] = canvas.copy_from_bbox(artist.get_window_extent(renderer).padded(1))
+                    stamps.append(self._stamps[artist])
             for artist in picture.moving:
                 artist.draw(renderer)
             for stamp in stamps:
