@@ -187,7 +187,7 @@ def _plain_log_ticks(ax) -> None:
     decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
     ticks = [d * 10.0**e for e in decades for d in digits if low <= d * 10.0**e <= high]
     ax.yaxis.set_major_locator(FixedLocator(ticks))
-    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.2g}")
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:g}")  # 100 and 0.001, not 1e+02
     ax.yaxis.set_minor_locator(NullLocator())
     ax.set_ylim(low, high)
 
