@@ -16,6 +16,7 @@ computes each key here.
 """
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from typing import Callable, Hashable
@@ -139,4 +140,5 @@ class Ahead:
             # spawn: a fresh interpreter, as on macOS and Windows; a fork of a kernel with threads can hang
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_start_worker, initargs=(os.getpid(),))
+            atexit.register(self.close)  # a kernel that shuts down stops its worker and frees the queue's semaphores
         return self._pool
