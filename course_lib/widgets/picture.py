@@ -39,8 +39,8 @@ class Picture:
     def legend(self, ax, entries, **options):
         """A legend of ``entries`` (``(artist, label)`` pairs) on ``ax``, over the moving artists (``on_top``).
 
-        It is made again only when the entries change (which draws its axes again): keep labels constant
-        where the numbers can go in a title or the text beneath the figure.
+        It is made again only when the entries change, and then drawn once: keep labels constant where the
+        numbers can go in a title or the text beneath the figure.
         """
         handles, labels = [h for h, _ in entries], [label for _, label in entries]
         old = ax.get_legend()
