@@ -55,17 +55,3 @@ def chromium() -> str:
         pytest.skip(reason)
     return CHROMIUM
 
-
-def _widget_cases() -> dict:
-    """``benchmarks/widget_cases.CASES``: the control changes per widget that the latency benchmark times."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "widget_cases.py"
-    spec = importlib.util.spec_from_file_location("widget_cases", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.CASES
-
-
-WIDGET_CASES = _widget_cases()

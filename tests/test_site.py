@@ -1,9 +1,9 @@
 """The static site: its explorers' frames come from the widgets' own render, and every page works offline.
 
 Unit tests (no browser): ``snap_values`` lists what each kind of control can take, ``LiveFigure.frame``
-draws through the explorer's ``render``, ``COURSE_EXPLORER_HOOK`` hands every explorer to the recorder,
-the recorder's grid keeps the starting values within its frame budget, and the builder refuses an explorer
-whose controls offer a setting it has no frame for.
+draws through the explorer's ``render`` (the recorder reads the explorers from ``base.explorers()``, see
+``tests/test_widget_base.py``), the recorder's grid keeps the starting values within its frame budget, and the
+builder refuses an explorer whose controls offer a setting it has no frame for.
 
 Every explorer of the full site: each lesson's seed-0 run (``tests/notebook_runs.py``) records its explorers
 over the quick grid and plans them over the full grid without drawing (``tools/course_site/full_grid.py``);
@@ -74,19 +74,23 @@ def test_frame_is_drawn_by_the_explorers_render_and_leaves_the_live_figure_alone
     assert len(box.figure.log) == 1 and box.figure.fig.axes[0].lines[0].get_ydata()[-1] == 1.0
 
 
-def test_explorer_hook_receives_every_explorer_connect_builds(monkeypatch):
+def test_start_records_each_explorer_a_later_cell_builds():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from tools.course_site import record
+
+    shell = InteractiveShell.instance()
+    base.connect({"value": w.FloatSlider(value=1.0, min=0, max=5)}, base.LiveFigure(render))  # before: not recorded
     seen = []
-    monkeypatch.setattr(sys.modules[__name__], "seen_boxes", seen, raising=False)
-    monkeypatch.setenv("COURSE_EXPLORER_HOOK", f"{__name__}:remember")
-    box = base.connect({"value": w.FloatSlider(value=1.0, min=0, max=5)}, base.LiveFigure(render))
-    assert seen == [box]
-    monkeypatch.setenv("COURSE_EXPLORER_HOOK", "no_colon_here")
-    with pytest.raises(ValueError, match="COURSE_EXPLORER_HOOK must be 'module:function'"):
-        base.connect({"value": w.FloatSlider(value=1.0, min=0, max=5)}, base.LiveFigure(render))
-
-
-def remember(box):
-    sys.modules[__name__].seen_boxes.append(box)
+    callback = record.start(seen.append)
+    try:
+        assert shell.run_cell("import ipywidgets as w\nfrom course_lib.widgets import base\n"
+                              "built = base.connect({'value': w.FloatSlider(value=2.0)}, base.LiveFigure("
+                              "lambda fig, value: fig.add_subplot().plot([0, value]) and None))").success
+        assert shell.run_cell("after = 1").success
+    finally:
+        shell.events.unregister("post_run_cell", callback)
+    assert seen == [shell.user_ns["built"]]
 
 
 def test_grid_fits_the_budget_and_keeps_the_start_and_both_ends():

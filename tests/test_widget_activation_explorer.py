@@ -34,7 +34,9 @@ def test_low_temperature_sharpens_softmax_and_saturates_sigmoid():
 
 
 @pytest.mark.parametrize("kwargs, word", [({"x_range": 0}, "x_range"), ({"temperature": -1.0}, "temperature"),
-                                          ({"a": 3.0, "b": 1.0}, "a < b")])
+                                          ({"a": 3.0, "b": 1.0}, "a < b"), ({"x_range": float("inf")}, "x_range"),
+                                          ({"temperature": float("nan")}, "temperature"), ({"a": float("nan")}, "a"),
+                                          ({"b": float("inf")}, "b")])
 def test_bad_input_names_the_argument(kwargs, word):
     with pytest.raises(ValueError, match=word):
         ae.compute(**kwargs)

@@ -1,11 +1,8 @@
 import pytest
-import torch
 
 from course_lib.data import datasets
 from course_lib.problems import digits
-from course_lib import models
 from course_lib.widgets import capacity_explorer
-from conftest import WIDGET_CASES
 
 
 def lines(box):
@@ -44,20 +41,6 @@ def test_default_view_is_the_trainer_run_of_the_same_settings():
     assert max(abs(a - b) for a, b in zip(result["valid_loss"], trainer.history.epoch["valid_loss"])) < 1e-5
 
 
-def test_weight_decay_spares_biases_and_norm_parameters():
-    model = models.MLP(64, 10, width=8, batch_norm=True)
-    decayed, spared = capacity_explorer.decay_groups(model, 0.5)
-    assert decayed["weight_decay"] == 0.5 and spared["weight_decay"] == 0.0
-    assert all(p.dim() == 2 for p in decayed["params"]) and len(decayed["params"]) == 3
-    assert all(p.dim() == 1 for p in spared["params"]) and len(spared["params"]) == 3 + 2 * 2  # biases, BN scales and shifts
-    biases = [p.detach().clone() for p in spared["params"]]
-    optimizer = torch.optim.AdamW(capacity_explorer.decay_groups(model, 0.5), lr=0.1)
-    for p in model.parameters():
-        p.grad = torch.zeros_like(p)  # no data gradient: only the decay moves a parameter
-    optimizer.step()
-    assert all(torch.equal(before, after) for before, after in zip(biases, spared["params"]))
-
-
 def test_snap_maps_every_value_to_a_grid_point():
     assert capacity_explorer.snap(64, 0.0, 0.33, 300, 0.2) == (64, 0.0, 0.35, 300, 0.2)
     assert capacity_explorer.snap(64, 0.004, 0.0, 300, 0.2)[1] == 0.0  # below half the smallest decay: none
@@ -67,14 +50,19 @@ def test_snap_maps_every_value_to_a_grid_point():
 
 
 @pytest.mark.parametrize("bad", [{"width": 0}, {"width": "wide"}, {"weight_decay": -1.0}, {"weight_decay": 100.0},
-                                 {"dropout": 1.0}, {"train_size": -5}, {"label_noise": 0.3}, {"seed": -1}])
+                                 {"dropout": 1.0}, {"train_size": -5}, {"label_noise": 0.3}, {"seed": -1},
+                                 # each of these was snapped to a grid point without a word (width 1000 to 256, ...)
+                                 {"width": 1000}, {"width": float("nan")}, {"width": float("inf")},
+                                 {"train_size": 5000}, {"train_size": 10}, {"weight_decay": float("nan")},
+                                 {"dropout": float("nan")}, {"width": True}])
 def test_bad_input_names_the_argument(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         capacity_explorer.compute(**bad)
 
 
 def test_explorer_redraws_when_a_control_moves():
-    box = capacity_explorer.explorer(width=16, weight_decay=0.0, dropout=0.0, train_size=100, label_noise=0.0)
+    box = capacity_explorer.explorer(width=16, weight_decay=0.0, dropout=0.0, train_size=100, label_noise=0.0,
+                                     ahead=False)
     assert set(box.controls) == {"width", "weight_decay", "dropout", "train_size", "label_noise"}
     first, count = lines(box), len(box.figure.log)
     curves = {key: y for key, y in first.items() if "lowest" not in key[1]}
@@ -102,7 +90,44 @@ def test_explorer_redraws_when_a_control_moves():
     assert lines(box) == shown
 
 
-def test_latency_cases_name_real_controls():
-    box = capacity_explorer.explorer()
-    for case in WIDGET_CASES["capacity_explorer"]:
-        assert set(case) <= set(box.controls)
+
+def test_the_labels_are_the_course_flip_labels_and_the_runs_one_drag_away_are_every_other_value():
+    X, y, _, _ = capacity_explorer._data(300, 0.2, 1)
+    assert (y == datasets.flip_labels(digits.digits_split().y_train[:300], 0.2, seed=1001)).all()
+    point = capacity_explorer.snap(256, 0.0, 0.0, 300, 0.2)
+    near = capacity_explorer.reachable(point, 0)
+    grids = (capacity_explorer.WIDTHS, capacity_explorer.WEIGHT_DECAYS, capacity_explorer.DROPOUTS,
+             capacity_explorer.TRAIN_SIZES, capacity_explorer.NOISE_LEVELS)
+    assert len(near) == len(set(near)) == sum(len(grid) - 1 for grid in grids)
+    assert near[:2] == [(128, 0.0, 0.0, 300, 0.2, 0), (256, 0.01, 0.0, 300, 0.2, 0)]  # one step first, width first
+
+
+def test_runs_trained_ahead_in_the_worker_are_the_runs_trained_here():
+    """The worker process runs the same code with the same thread policy: its curves are these, to the bit."""
+    from course_lib.widgets.ahead import Ahead
+
+    runs = Ahead(capacity_explorer._train)
+    keys = [(8, 0.1, 0.3, 100, 0.2, 0), (16, 0.0, 0.0, 50, 0.4, 2)]
+    try:
+        runs.want(keys)
+        runs.settle(timeout=600)
+        assert runs.failed is None and set(keys) <= set(runs.results)
+    finally:
+        runs.close()
+    for key in keys:
+        here = capacity_explorer._train(*key)
+        for curve in ("train_loss", "valid_loss", "train_accuracy", "valid_accuracy"):
+            assert runs.results[key][curve] == here[curve], (key, curve)
+
+
+def test_the_explorer_asks_for_the_runs_one_drag_away():
+    asked = []
+    wanted = capacity_explorer.RUNS.want
+    capacity_explorer.RUNS.want = asked.append
+    try:
+        box = capacity_explorer.explorer(width=16, train_size=100, label_noise=0.0)
+        box.controls["width"].value = 32
+    finally:
+        capacity_explorer.RUNS.want = wanted
+    assert asked == [capacity_explorer.reachable((16, 0.0, 0.0, 100, 0.0), 0),
+                     capacity_explorer.reachable((32, 0.0, 0.0, 100, 0.0), 0)]

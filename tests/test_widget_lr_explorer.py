@@ -39,12 +39,13 @@ def test_every_sweep_reads_too_slow_then_healthy_then_too_large(optimizer):
     assert set(labels[healthy:]) <= {"healthy", *diagnosis.TOO_LARGE}, labels
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("optimizer", le.OPTIMIZERS.values())
-def test_a_nudge_of_1e_7_changes_labels_only_from_the_healthy_region_on(optimizer):
-    """The chaos past the edge of stability, measured: the same sweep with every initial weight + 1e-7
-    (about another CPU's rounding) keeps every label of the too slow region."""
-    plain, nudged = le.sweep_of(optimizer), le.sweep_of(optimizer, nudge=1e-7)
-    assert le.sweep_of(optimizer, nudge=1e-7) is nudged and nudged.losses[0] != plain.losses[0]
+def test_a_one_ulp_nudge_changes_labels_only_from_the_healthy_region_on(optimizer, seed):
+    """The chaos past the edge of stability, measured: the same sweep with every initial weight one unit in the
+    last place away (models.nudge_, about another CPU's rounding) keeps every label of the too slow region."""
+    plain, nudged = le.sweep_of(optimizer, seed), le.sweep_of(optimizer, seed, nudge=True)
+    assert le.sweep_of(optimizer, seed, nudge=True) is nudged and nudged.losses[0] != plain.losses[0]
     labels = [[diagnosis.diagnose(h).label for h in sweep.histories()] for sweep in (plain, nudged)]
     changed = [k for k, (a, b) in enumerate(zip(*labels)) if a != b]
     assert all(k >= labels[0].index("healthy") for k in changed), (changed, labels)
@@ -68,14 +69,31 @@ def test_explorer_controls_redraw_curve_diagnosis_and_marker():
 
     box.controls["lr"].value = 10.0
     assert fig.axes[0].get_title().endswith("diverged")
-    assert any("diverged at update" in line.get_label() for line in fig.axes[0].lines)
+    assert any("diverged at update" in line.get_label() and line.get_visible() for line in fig.axes[0].lines)
     assert len(box.figure.log) == 4 and box.figure.text.startswith("diverged:")
+    box.controls["lr"].value = 0.05
+    assert not any("diverged" in line.get_label() and line.get_visible() for line in fig.axes[0].lines)
+
+
+def test_the_left_axis_is_the_same_for_every_lr_of_an_optimizer():
+    """One scale per optimizer: members compare at a glance, and a drag of the lr draws only the curve again."""
+    box = le.explorer(optimizer="adam", lr=1e-3)
+    limits = box.figure.fig.axes[0].get_ylim()
+    for lr in (1e-4, 0.03, 3.0, 10.0):
+        box.controls["lr"].value = lr
+        assert box.figure.fig.axes[0].get_ylim() == limits
+    low, high = limits
+    losses = [v for member in le.sweep_of("adam").losses for v in member if math.isfinite(v) and v > 0]
+    assert low <= min(losses) and high >= 10 * le.sweep_of("adam").losses[0][0]
 
 
 @pytest.mark.parametrize("call, word", [
     (lambda: le.compute("adam", -1.0), "lr"), (lambda: le.compute("rmsprop", 0.1), "optimizer"),
+    (lambda: le.compute("adam", float("inf")), r"lr must be a finite number in \[0.0001, 10\]"),  # was: math domain error
+    (lambda: le.compute("adam", 100.0), "lr"),  # was: snapped to 10 without a word
+    (lambda: le.compute("adam", float("nan")), "lr"), (lambda: le.compute("adam", 0.1, seed=-1), "seed"),
     (lambda: le.explorer(lr=100.0), "lr"), (lambda: le.explorer(optimizer="adamw"), "optimizer"),
-    (lambda: le.sweep_of("sgd", nudge=0.1), "nudge"),
+    (lambda: le.sweep_of("sgd", nudge=1e-7), r"nudge must be one of \(False, True\)"),
 ])
 def test_bad_input_names_the_argument(call, word):
     with pytest.raises(ValueError, match=word):

@@ -79,13 +79,15 @@ def test_draw_shows_every_path_and_cuts_a_diverged_one_at_the_window():
     fig = plt.figure()
     (ax,) = op.draw(result, fig)
     labels = [line.get_label() for line in ax.get_lines()]
-    assert [label.split(":")[0] for label in labels if ":" in label] == list(op.OPTIMIZERS)
-    assert "SGD + Nesterov: diverged" in labels
-    nesterov = next(line for line in ax.get_lines() if line.get_label() == "SGD + Nesterov: diverged")
+    assert labels[: len(op.OPTIMIZERS)] == list(op.OPTIMIZERS) and [t.get_text() for t in ax.get_legend().get_texts()] \
+        == [*op.OPTIMIZERS, "start", "minimum"]
+    assert result["paths"]["SGD + Nesterov"]["diverged_at"] is not None and "SGD + Nesterov diverged" in op.describe(result)
+    nesterov = next(line for line in ax.get_lines() if line.get_label() == "SGD + Nesterov")
     x0, x1, y0, y1 = op.SURFACES["valley"][2]
     inside = [x0 <= x <= x1 and y0 <= y <= y1 for x, y in zip(nesterov.get_xdata(), nesterov.get_ydata())]
     assert all(inside[:-1]) and not inside[-1]  # drawn up to the first point outside the window
-    ends = [line for line in ax.get_lines() if line.get_marker() == "o" and line.get_label().startswith("_")]
+    ends = [line for line in ax.get_lines() if line.get_marker() == "o" and line.get_label().startswith("_")
+            and line.get_visible()]
     assert len(ends) == 3  # an end dot for each path that did not diverge
     plt.close(fig)
 
@@ -93,7 +95,7 @@ def test_draw_shows_every_path_and_cuts_a_diverged_one_at_the_window():
 def test_explorer_controls_redraw_the_paths():
     box = op.explorer()
     ax = lambda: box.figure.fig.axes[0]  # noqa: E731
-    line = lambda name: next(l for l in ax().lines if l.get_label().startswith(name + ":"))  # noqa: E731
+    line = lambda name: next(l for l in ax().lines if l.get_label() == name)  # noqa: E731
     before = list(line("SGD").get_xdata())
     box.controls["lr"].value = 0.02
     assert list(line("SGD").get_xdata()) == list(op.paths("valley", 0.02, 0.9, 200)["SGD"]["x"]) != before
@@ -103,7 +105,7 @@ def test_explorer_controls_redraw_the_paths():
     assert list(line("Adam").get_xdata()) == list(op.paths("valley", 0.02, 0.5, 200, adam_lr=0.01)["Adam"]["x"])
     assert list(line("SGD + Nesterov").get_xdata()) == list(op.paths("valley", 0.02, 0.5, 200)["SGD + Nesterov"]["x"])
     box.controls["lr"].value = 0.12
-    assert line("SGD").get_label() == "SGD: diverged"
+    assert "SGD diverged at step" in box.figure.text
     box.controls["surface"].value = "rosenbrock"
     assert ax().get_title().startswith("rosenbrock") and ax().get_xlim() == (-2.0, 2.0)
     assert len(box.figure.log) == 6
@@ -113,6 +115,9 @@ def test_explorer_controls_redraw_the_paths():
     (lambda: op.paths("bowl", 0.1), "surface"), (lambda: op.paths("valley", 0.0), "lr"),
     (lambda: op.paths("valley", 0.1, momentum=1.0), "momentum"), (lambda: op.paths("valley", 0.1, adam_lr=-1), "adam_lr"), (lambda: op.paths("valley", 0.1, 0.9, 0), "num_steps"),
     (lambda: op.explorer(surface="bowl"), "surface"), (lambda: op.loss("bowl", (0, 0)), "surface"),
+    (lambda: op.paths("valley", float("nan")), "lr"), (lambda: op.paths("valley", float("inf")), "lr"),
+    (lambda: op.paths("valley", 0.1, momentum=float("nan")), "momentum"), (lambda: op.explorer(lr=5.0), "lr"),
+    (lambda: op.paths("valley", 0.1, 0.9, True), "num_steps"),
 ])
 def test_bad_input_names_the_argument(call, word):
     with pytest.raises(ValueError, match=word):

@@ -32,7 +32,8 @@ def test_loss_scale_rescues_small_gradients_and_too_much_overflows():
 
 
 @pytest.mark.parametrize("kwargs, word", [({"exponent": 99.0}, "exponent"), ({"loss_scale_log2": -1}, "loss_scale_log2"),
-                                          ({"loss_scale_log2": 2.5}, "loss_scale_log2")])
+                                          ({"loss_scale_log2": 2.5}, "loss_scale_log2"), ({"exponent": float("nan")}, "exponent"),
+                                          ({"exponent": True}, "exponent"), ({"loss_scale_log2": 41}, "loss_scale_log2")])
 def test_bad_input_names_the_argument(kwargs, word):
     with pytest.raises(ValueError, match=word):
         pe.compute(**kwargs)

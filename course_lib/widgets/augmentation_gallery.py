@@ -9,11 +9,15 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..device import thread_policy
+from ..validate import check_choice, check_int, check_number
+from . import base
 
 COLUMNS = 5  # tiles per row of the mosaic
 STRENGTHS = tuple(round(0.25 * i, 2) for i in range(11))  # 0, 0.25, ..., 2.5 (hue 0.2*s must stay <= 0.5)
-
-
+FEATURED = ("photo", "s")  # what the lesson asks a reader to drag first: the static site varies these
+LATENCY_CASES = (  # control changes benchmarks/widget_latency.py times, one after another
+    {"s": 0.5}, {"s": 1.5}, {"photo": "coffee"}, {"seed": 1}, {"s": 2.5}, {"photo": "chelsea"}, {"s": 0.5},
+)
 
 @lru_cache(maxsize=8)
 def _photo(name: str, short_side: int):
@@ -32,11 +36,12 @@ def compute(photo: str = "chelsea", s: float = 1.0, seed: int = 0, num_views: in
 
     from ..data import augment, datasets
 
-    if photo not in datasets.PHOTO_NAMES:
-        raise ValueError(f"photo must be one of {datasets.PHOTO_NAMES}, got {photo!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    if not isinstance(size, int) or isinstance(size, bool) or not 16 <= size <= 512:
+    check_choice("photo", photo, datasets.PHOTO_NAMES)
+    check_number("s", s, STRENGTHS[0], STRENGTHS[-1])
+    check_int("seed", seed, 0)
+    check_int("num_views", num_views, 1)
+    check_int("size", size, 16)
+    if size > 512:
         raise ValueError(f"size must be an int in [16, 512], got {size!r}")
     transform = augment.simclr_transform(size, s)  # checks s
     with thread_policy():
@@ -61,20 +66,43 @@ def mosaic(result: dict, columns: int = COLUMNS, pad: int = 2):
     return canvas
 
 
-def draw(result: dict, fig):
+class Picture(base.Picture):
     """The mosaic as one image (one image draws far faster than a grid of axes), each tile labelled."""
-    columns = COLUMNS
-    ax = fig.add_subplot(1, 1, 1)
-    ax.imshow(mosaic(result, columns))
-    ax.axis("off")
-    size = result["original"].shape[0] + 2
-    for i in range(1 + len(result["views"])):
-        ax.text((i % columns) * size + 3, (i // columns) * size + 3, "original" if i == 0 else f"view {i}",
-                fontsize=8, color="white", va="top", bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0})
-    ax.set_title(f"{result['photo']}: SimCLR views, colour strength s = {result['s']:g}, "
-                 f"blur kernel {result['kernel_size']}, seed {result['seed']}", fontsize=10)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.92)
-    return [ax]
+
+    def __init__(self, fig):
+        super().__init__(fig)
+        self.ax = fig.add_subplot(1, 1, 1)
+        self.ax.axis("off")
+        self.ax.title.set_fontsize(10)
+        self.image = None
+        fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.92)
+        self.moving = [self.ax.title]
+
+    def show(self, result: dict) -> None:
+        canvas = mosaic(result)
+        tiles, size = 1 + len(result["views"]), result["original"].shape[0] + 2
+        if self.changed("layout", (canvas.shape, tiles)):  # the labels, drawn once over the image
+            if self.image is not None:
+                self.image.remove()
+            for text in list(self.ax.texts):
+                text.remove()
+            self.image = self.ax.imshow(canvas)
+            self.moving = [self.image, self.ax.title]
+            for i in range(tiles):  # opaque boxes: put back over each new image as they are (on_top)
+                self.ax.text((i % COLUMNS) * size + 3, (i // COLUMNS) * size + 3, "original" if i == 0 else f"view {i}",
+                             fontsize=8, color="white", va="top", bbox={"facecolor": "black", "pad": 1, "lw": 0})
+            self.on_top = list(self.ax.texts)
+        else:
+            self.image.set_data(canvas)
+        self.ax.title.set_text(f"{result['photo']}: SimCLR views, colour strength s = {result['s']:g}, "
+                               f"blur kernel {result['kernel_size']}, seed {result['seed']}")
+
+
+def draw(result: dict, fig):
+    """The explorer's picture of ``result`` on ``fig``: its axes."""
+    picture = Picture(fig)
+    picture.show(result)
+    return [picture.ax]
 
 
 def describe(result: dict) -> str:
@@ -89,7 +117,6 @@ def explorer(photo: str = "chelsea", s: float = 1.0, seed: int = 0, num_views: i
     import ipywidgets as w
 
     from ..data import datasets
-    from .base import LiveFigure, connect
 
     compute(photo, s, seed, num_views, size)  # bad values fail here, with their names
     style = {"description_width": "initial"}
@@ -100,11 +127,11 @@ def explorer(photo: str = "chelsea", s: float = 1.0, seed: int = 0, num_views: i
         "seed": w.IntSlider(value=seed, min=0, max=9, description="seed", continuous_update=False, style=style),
     }
 
-    def render(fig, photo, s, seed):
+    def render(picture, photo, s, seed):
         result = compute(photo, s, seed, num_views, size)
-        draw(result, fig)
+        picture.show(result)
         return describe(result)
 
-    figure = LiveFigure(render, figsize=(9, 4.2), height="460px")
-    figure.fig.set_dpi(80)  # photos make heavy PNGs, sent at every change and stored in the notebook
-    return connect(controls, figure)
+    # photographs: JPEG (a PNG of photos is several times larger, sent at every change), at 80 dpi
+    figure = base.LiveFigure(render, figsize=(9, 4.2), height="460px", picture=Picture, dpi=80, image_format="jpeg")
+    return base.connect(controls, figure, featured=FEATURED)

@@ -1,133 +1,65 @@
-"""The one way every widget shows a figure: an ``Output`` of fixed height, redrawn on a change.
+"""What every explorer is made of, so that the live widget, the tests and the static site draw alike.
 
-Every widget module follows one contract, so the live widget, the tests and the static site all draw
-through the same functions:
+Every widget module follows one contract:
 
 - ``compute(**controls) -> dict``: pure, cached per value; plain data in, plain data out;
-- ``draw(result, fig) -> list[Axes]``: plots ``result`` on ``fig`` (a ``Figure`` or a ``SubFigure``, so
-  a notebook can place a widget's picture beside its own plots with ``fig.subfigures``);
+- a :class:`~course_lib.widgets.picture.Picture` subclass: ``Picture(fig)`` lays the figure out once,
+  ``show(result)`` sets its artists' data (drawing only what changed is what makes a drag answer at once,
+  :mod:`course_lib.widgets.picture`); ``draw(result, fig)`` does both, for a notebook that places the
+  picture in a figure of its own (``fig`` may be a ``SubFigure``);
 - ``describe(result) -> str``: the sentence shown beneath the figure (a diagnosis, the numbers);
-- ``explorer(...)``: the controls wired to ``render(fig, **values)``, which draws and returns that text.
+- ``explorer(...)``: the controls, wired by :func:`connect` to ``render(picture, **values)`` through a
+  :class:`~course_lib.widgets.live.LiveFigure`; the render shows the result and returns that sentence;
+- ``FEATURED``, the one or two controls a reader should drag first (the static site varies those), and
+  ``LATENCY_CASES``, the control changes ``benchmarks/widget_latency.py`` times.
 
-This is the portable way (JupyterLab, Notebook 7, VS Code, Colab, Voila): no ipympl needed. With
-ipympl installed and ``%matplotlib widget`` run, ``COURSE_WIDGET_BACKEND=ipympl`` (or
-``interactive=True``) shows the canvas itself, redrawn in place: faster in JupyterLab, broken on Colab today.
+A notebook can wire its own plot the same way: ``connect(controls, LiveFigure(render))`` with a
+``render(fig, **values)`` that draws on the cleared figure each time.
 
-The static site (``python3 course.py site``) turns each explorer into frames: ``snap_values`` lists the
-positions of a control, ``LiveFigure.frame`` draws one through the explorer's own ``render``, and
-``COURSE_EXPLORER_HOOK=module:function`` makes ``connect`` hand every explorer it builds to that function.
+:func:`explorers` lists the explorers built in this kernel: the static site (``python3 course.py site``)
+reads it and turns each into frames, drawn by ``LiveFigure.frame`` through the explorer's own render.
 """
 from __future__ import annotations
 
-import html
-import importlib
+import itertools
 import math
-import os
-from typing import Callable
+import weakref
 
-BACKENDS = ("output", "ipympl")
+from .live import LiveFigure
+from .picture import Picture
 
-
-def _interactive_default() -> bool:
-    backend = os.environ.get("COURSE_WIDGET_BACKEND", "output")
-    if backend not in BACKENDS:
-        raise ValueError(f"COURSE_WIDGET_BACKEND must be one of {BACKENDS}, got {backend!r}")
-    return backend == "ipympl"
+__all__ = ["LiveFigure", "Picture", "connect", "explorers", "log_slider", "snap_values"]
 
 
 def log_slider(description: str, value: float, low: float, high: float, steps_per_decade: int = 8):
     """A slider over powers of ten (lr from 1e-4 to 1, say) that never sends a value while dragging."""
     import ipywidgets as w
 
-    if not 0 < low < high:
-        raise ValueError(f"low and high must satisfy 0 < low < high, got {low!r}, {high!r}")
+    if not 0 < low < high < math.inf:
+        raise ValueError(f"low and high must satisfy 0 < low < high < inf, got {low!r}, {high!r}")
     return w.FloatLogSlider(value=value, base=10, min=math.log10(low), max=math.log10(high),
                             step=1 / steps_per_decade, description=description, continuous_update=False,
                             readout_format=".1e", style={"description_width": "initial"})
 
 
-class LiveFigure:
-    """A matplotlib figure inside an ``Output`` widget, redrawn by ``update(**values)``.
+_built: "weakref.WeakValueDictionary[int, object]" = weakref.WeakValueDictionary()
+_numbers = itertools.count()
 
-    ``render(fig, **values)`` draws everything on the (cleared) figure and returns the text shown beneath
-    it (or ``None``). ``log`` records each update (values, text and seconds taken), which the tests, the
-    static site and ``benchmarks/widget_latency.py`` read.
+
+def explorers() -> list:
+    """Every explorer :func:`connect` built in this kernel and not yet closed, oldest first."""
+    return [box for _, box in sorted(_built.items())]
+
+
+def connect(controls: dict, figure: LiveFigure, layout=None, *, featured=None):
+    """Redraw ``figure`` whenever any control changes; return the whole widget box, drawn once.
+
+    ``featured`` names the one or two controls a reader should drag first (the static site varies those;
+    default: the first two that have a finite list of values).
     """
-
-    def __init__(self, render: Callable, figsize=(9, 3.6), height: str = "420px", interactive: bool | None = None):
-        import ipywidgets as w
-        import matplotlib.pyplot as plt
-
-        interactive = _interactive_default() if interactive is None else interactive
-
-        self.render, self.interactive = render, interactive
-        self.output = w.Output(layout=w.Layout(height=height))
-        self.caption = w.HTML(layout=w.Layout(min_height="2.6em"))  # the text a render returns, beneath the figure
-        with plt.ioff():
-            self.fig = plt.figure(figsize=figsize)
-        if interactive and not isinstance(self.fig.canvas, w.DOMWidget):
-            plt.close(self.fig)
-            raise ValueError("interactive=True needs ipympl's canvas: pip install ipympl, then run %matplotlib widget")
-        if not interactive:  # out of pyplot's list of open figures, so a later plt.show() does not show it again
-            plt.close(self.fig)
-        self.log: list[dict] = []
-
-    def update(self, **values) -> None:
-        import time
-
-        from IPython.display import display
-
-        start = time.perf_counter()
-        self.fig.clear()
-        text = self.render(self.fig, **values) or ""
-        self.caption.value = f"<div style='font-size: 0.95em; line-height: 1.35'>{html.escape(text)}</div>"
-        if self.interactive:
-            self.fig.canvas.draw_idle()
-        else:
-            with self.output:  # in a kernel, display() renders the figure to PNG: the time measured includes drawing
-                self.output.clear_output(wait=True)
-                display(self.fig)
-        self.log.append({"values": values, "text": text, "seconds": time.perf_counter() - start})
-
-    def frame(self, dpi: float = 96, **values):
-        """One still of the explorer: ``(image, text)``, an RGB ``PIL.Image`` and the text beneath it.
-
-        It is drawn by the same ``render`` as every update, on a new figure of the same size, so the live
-        figure, its log and its ``Output`` are left as they are.
-        """
-        import numpy as np
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        from PIL import Image
-
-        fig = Figure(figsize=self.fig.get_size_inches(), dpi=dpi)
-        canvas = FigureCanvasAgg(fig)
-        text = self.render(fig, **values) or ""
-        canvas.draw()
-        rgba = np.asarray(canvas.buffer_rgba()).astype(np.float32) / 255
-        rgb = rgba[..., :3] * rgba[..., 3:] + (1 - rgba[..., 3:])  # on white: a notebook's figure face may be transparent
-        return Image.fromarray(np.round(rgb * 255).astype(np.uint8), "RGB"), text
-
-    @property
-    def text(self) -> str:
-        """The text of the latest update."""
-        return self.log[-1]["text"] if self.log else ""
-
-    @property
-    def view(self):
-        """Where the figure shows: ipympl's canvas, or the ``Output`` it is displayed in."""
-        return self.fig.canvas if self.interactive else self.output
-
-    def widget(self):
-        """The view with the text beneath it: what an explorer's layout shows."""
-        import ipywidgets as w
-
-        return w.VBox([self.view, self.caption])
-
-
-def connect(controls: dict, figure: LiveFigure, layout=None):
-    """Redraw ``figure`` whenever any control changes; return the whole widget box, drawn once."""
     import ipywidgets as w
+
+    featured = _featured(controls, featured)
 
     def redraw(_change=None):
         figure.update(**{name: control.value for name, control in controls.items()})
@@ -136,14 +68,27 @@ def connect(controls: dict, figure: LiveFigure, layout=None):
         control.observe(redraw, names="value")
     redraw()
     box = layout if layout is not None else w.VBox([w.HBox(list(controls.values())), figure.widget()])
-    box.controls, box.figure = controls, figure  # handles for tests and for notebooks
-    hook = os.environ.get("COURSE_EXPLORER_HOOK")
-    if hook:
-        module, _, function = hook.partition(":")
-        if not (module and function):
-            raise ValueError(f"COURSE_EXPLORER_HOOK must be 'module:function', got {hook!r}")
-        getattr(importlib.import_module(module), function)(box)
+    box.controls, box.figure, box.featured = controls, figure, featured  # handles for tests, notebooks and the site
+    _built[next(_numbers)] = box
     return box
+
+
+def _featured(controls: dict, featured) -> tuple[str, ...]:
+    if featured is None:
+        names = []
+        for name, control in controls.items():
+            try:
+                snap_values(control)
+            except ValueError:
+                continue
+            names.append(name)
+        return tuple(names[:2])
+    featured = tuple(featured)
+    if not 1 <= len(featured) <= 2 or not all(name in controls for name in featured):
+        raise ValueError(f"featured must name one or two of the controls {tuple(controls)}, got {featured!r}")
+    for name in featured:
+        snap_values(controls[name])  # a control with no finite list of values cannot be featured
+    return featured
 
 
 def snap_values(control) -> list[tuple[str, object]]:

@@ -15,11 +15,16 @@ import math
 from functools import lru_cache
 
 from ..training.early_stopping import EarlyStopping
-from ..validate import check_int
+from ..validate import check_choice, check_int, check_number, is_number
+from . import base
 
 SOURCES = ("generated", "real run")
-
-# One change after another, as benchmarks/widget_latency.py plays them (the last one is cached).
+MODES = ("min", "max")  # a loss, an accuracy
+FEATURED = ("patience", "min_delta")  # what the lesson asks a reader to drag first: the static site varies these
+LATENCY_CASES = (  # control changes benchmarks/widget_latency.py times, one after another
+    {"patience": 2}, {"patience": 12}, {"min_delta": 0.01}, {"noise": 0.15}, {"seed": 3}, {"patience": 2},
+)
+WAIT_TOPS = (7, 12, 22, 32)  # the wait counter's axis ends at the first of these above patience + 1: few redraws
 
 
 def truth_curve(num_epochs: int = 60) -> tuple[float, ...]:
@@ -45,8 +50,7 @@ def noisy_trace(num_epochs: int = 60, noise: float = 0.08, seed: int = 0) -> tup
 
     check_int("num_epochs", num_epochs, 2)
     check_int("seed", seed, 0)
-    if not (isinstance(noise, (int, float)) and 0 <= noise <= 1):
-        raise ValueError(f"noise must be a number in [0, 1], got {noise!r}")
+    check_number("noise", noise, 0, 1)
     z = np.random.default_rng(seed).standard_normal(num_epochs)
     return tuple(float(v * math.exp(noise * e)) for v, e in zip(truth_curve(num_epochs), z))
 
@@ -60,7 +64,7 @@ def compute(values, patience: int, min_delta: float, mode: str = "min", truth=No
     """
     if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
         raise ValueError("values must be a non-empty sequence of numbers (one per epoch)")
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+    if not all(is_number(v) or (isinstance(v, float) and math.isnan(v)) for v in values):
         raise ValueError("values must hold plain numbers (use [float(v) for v in ...] for tensors)")
     result = _compute(tuple(float(v) for v in values), patience, min_delta, mode,
                       None if truth is None else tuple(float(v) for v in truth))
@@ -82,49 +86,104 @@ def _compute(values: tuple, patience, min_delta, mode, truth) -> dict:
             "best_epoch": stopper.best_epoch, "best_value": stopper.best, "reason": reason}
 
 
-def draw(result: dict, fig):
+class Picture(base.Picture):
     """Left: the trace, the stop and the restored best epoch. Right: the wait counter against patience."""
-    from matplotlib.ticker import MaxNLocator
 
-    grid = fig.add_gridspec(1, 3)
-    ax, ax_wait = fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[0, 2])
-    values, stop, best, label = result["values"], result["stop_epoch"], result["best_epoch"], result["label"]
-    trained = stop or len(values)
-    epochs = list(range(1, len(values) + 1))
-    if result["truth"] is not None:
-        ax.plot(epochs, result["truth"], ":", color="black", alpha=0.6, label="noise-free curve")
-    ax.plot(epochs[:trained], values[:trained], "-o", markersize=3, color="C0", label=f"{label} (trained)")
-    if stop is not None:
-        ax.plot(epochs[stop - 1 :], values[stop - 1 :], "--", color="0.65", label="never trained (after the stop)")
-        ax.axvline(stop, color="C3")  # the title names the epoch: one legend entry less to draw
-        ax.axvspan(max(best, 1), stop, color="C3", alpha=0.08)
-    if best > 0:
-        ax.plot([best], [result["best_value"]], "*", color="C2", markersize=16, zorder=5,
-                label=f"best epoch {best}" + (" (restored)" if stop is not None else ""))
-    what = f"stops after epoch {stop} (red)" if stop is not None else f"never stops in {len(values)} epochs"
-    # short titles: both must fit over their panels at the explorer's 9.5-inch width
-    ax.set(xlabel="epoch", ylabel=label, title=f"patience {result['patience']}, min_delta {result['min_delta']:g}: {what}")
-    finite = [v for v in values if math.isfinite(v)]
-    if result["mode"] == "min" and finite and min(finite) > 0:
-        from matplotlib.ticker import FormatStrFormatter, LogLocator
+    def __init__(self, fig):
+        from matplotlib.ticker import MaxNLocator
 
-        ax.set_yscale("log")  # a loss falls by a factor of ten or more: the minimum stays visible
-        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-        ax.minorticks_off()  # fewer ticks: a faster redraw
-    ax.legend(fontsize=8, loc="upper right" if result["mode"] == "min" else "lower right")
-    patience, waits = result["patience"], result["waits"]
-    ax_wait.step(epochs[:trained], waits, where="mid", color="C1")
-    ax_wait.axhline(patience, color="C3", linestyle="--")
-    # named above the line, at the end away from the stop: the counter only reaches the line where the run stops
-    right = stop is not None and stop <= len(values) / 2
-    ax_wait.text(0.97 if right else 0.03, patience, f"patience {patience}", color="C3", fontsize=9,
-                 ha="right" if right else "left", va="bottom", transform=ax_wait.get_yaxis_transform())
-    ax_wait.set(xlabel="epoch", ylabel="epochs without improvement", title="wait counter",
-                xlim=(0.5, len(values) + 0.5), ylim=(-0.5, max(patience, max(waits)) + 2))
-    ax_wait.yaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.9, wspace=0.4)  # tight_layout costs a redraw
-    return [ax, ax_wait]
+        super().__init__(fig)
+        grid = fig.add_gridspec(1, 3)
+        self.ax, self.ax_wait = ax, ax_wait = fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[0, 2])
+        (self.truth,) = ax.plot([], [], ":", color="black", alpha=0.6, label="noise-free curve")
+        (self.trained,) = ax.plot([], [], "-o", markersize=3, color="C0", label="trained")
+        (self.untrained,) = ax.plot([], [], "--", color="0.65", label="never trained (after the stop)")
+        self.stop_line = ax.axvline(1, color="C3")  # the title names the epoch: one legend entry less to draw
+        self.span = ax.axvspan(1, 2, color="C3", alpha=0.08)
+        (self.star,) = ax.plot([], [], "*", color="C2", markersize=16, zorder=5, label="best epoch")
+        ax.set_xlabel("epoch")
+        (self.waits,) = ax_wait.step([], [], where="mid", color="C1")
+        self.patience_line = ax_wait.axhline(0, color="C3", linestyle="--")
+        self.patience_text = ax_wait.text(0, 0, "", color="C3", fontsize=9, va="bottom",
+                                          transform=ax_wait.get_yaxis_transform())
+        ax_wait.set(xlabel="epoch", ylabel="epochs without improvement", title="wait counter")
+        ax_wait.yaxis.set_major_locator(MaxNLocator(integer=True))
+        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.9, wspace=0.4)  # tight_layout costs a redraw
+        self.moving = [self.span, self.untrained, self.trained, self.stop_line, self.star, ax.title,
+                       self.waits, self.patience_line, self.patience_text]
+
+    def show(self, result: dict) -> None:
+        ax, ax_wait = self.ax, self.ax_wait
+        values, stop, best, label = result["values"], result["stop_epoch"], result["best_epoch"], result["label"]
+        trained = stop or len(values)
+        epochs = list(range(1, len(values) + 1))
+        self._trace(result, epochs)
+        self.trained.set_data(epochs[:trained], values[:trained])
+        self.trained.set_label(f"{label} (trained)")
+        for artist in (self.untrained, self.stop_line, self.span):
+            artist.set_visible(stop is not None)
+        if stop is not None:
+            self.untrained.set_data(epochs[stop - 1:], values[stop - 1:])
+            self.stop_line.set_xdata([stop, stop])
+            self.span.set_x(max(best, 1))
+            self.span.set_width(stop - max(best, 1))
+        self.star.set_visible(best > 0)
+        if best > 0:
+            self.star.set_data([best], [result["best_value"]])
+        # constant labels (the epochs are in the title and the text beneath): the legend is drawn again only when
+        # an entry comes or goes
+        entries = [(self.truth, "noise-free curve")] if result["truth"] is not None else []
+        entries.append((self.trained, f"{label} (trained)"))
+        if stop is not None:
+            entries.append((self.untrained, "never trained (after the stop)"))
+        if best > 0:
+            entries.append((self.star, "best epoch" + (" (restored)" if stop is not None else "")))
+        self.legend(ax, entries, fontsize=8, loc="upper right" if result["mode"] == "min" else "lower right")
+        what = f"stops after epoch {stop} (red)" if stop is not None else f"never stops in {len(values)} epochs"
+        # short titles: both must fit over their panels at the explorer's 9.5-inch width
+        ax.title.set_text(f"patience {result['patience']}, min_delta {result['min_delta']:g}: {what}")
+        patience, waits = result["patience"], result["waits"]
+        self.waits.set_data(epochs[:trained], waits)
+        self.patience_line.set_ydata([patience, patience])
+        # named above the line, at the end away from the stop: the counter only reaches the line where the run stops
+        right = stop is not None and stop <= len(values) / 2
+        self.patience_text.set(text=f"patience {patience}", x=0.97 if right else 0.03, y=patience,
+                               ha="right" if right else "left")
+        top = next((t for t in WAIT_TOPS if t >= max(patience, max(waits)) + 2), max(patience, max(waits)) + 2)
+        if self.changed("wait axis", (len(values), top)):
+            ax_wait.set(xlim=(0.5, len(values) + 0.5), ylim=(-0.5, top))
+
+    def _trace(self, result: dict, epochs: list) -> None:
+        """What changes only with the trace's source: the noise-free curve, the axes' scales and limits, the label."""
+        from matplotlib.ticker import FormatStrFormatter, LogLocator, NullLocator
+
+        ax, values, truth = self.ax, result["values"], result["truth"]
+        finite = [v for v in values if math.isfinite(v)]
+        log = result["mode"] == "min" and bool(finite) and min(finite) > 0  # a loss falls by a factor of ten or more
+        if truth is not None:  # a generated trace: limits that hold every noise level and seed (noise * z < 1.2)
+            low, high = min(truth) * math.exp(-1.2), max(truth) * math.exp(1.2)
+        else:
+            low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
+            low, high = (low / (high / low) ** 0.05, high * (high / low) ** 0.05) if log else \
+                (low - 0.05 * (high - low + 1e-12), high + 0.05 * (high - low + 1e-12))
+        n = len(epochs)
+        if not self.changed("trace", (truth is not None, tuple(truth or ()), log, low, high, n, result["label"])):
+            return
+        self.truth.set_visible(truth is not None)
+        self.truth.set_data(epochs if truth is not None else [], truth or [])
+        ax.set_yscale("log" if log else "linear")
+        if log:
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+            ax.yaxis.set_minor_locator(NullLocator())  # fewer ticks: a faster redraw
+        ax.set(ylim=(low, high), xlim=(1 - 0.05 * (n - 1), n + 0.05 * (n - 1)), ylabel=result["label"])
+
+
+def draw(result: dict, fig):
+    """The explorer's picture of ``result`` on ``fig``: its two axes."""
+    picture = Picture(fig)
+    picture.show(result)
+    return [picture.ax, picture.ax_wait]
 
 
 def describe(result: dict) -> str:
@@ -144,15 +203,15 @@ def explorer(trace=None, mode: str = "min", label: str = "validation loss", pati
     """Controls for the trace source, patience, min_delta, and the noise and seed of a generated trace."""
     import ipywidgets as w
 
-    from .base import LiveFigure, connect
-
     real = None
     if trace is not None:
         real = tuple(float(v) for v in trace)
         if len(real) == 0:
             raise ValueError("trace must hold at least one value (one per epoch), or be None for a generated trace")
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' (a loss) or 'max' (an accuracy), got {mode!r}")
+    check_choice("mode", mode, MODES)
+    check_int("patience", patience, 0)
+    check_number("min_delta", min_delta, 0)
+    noisy_trace(num_epochs, noise, seed)  # checks num_epochs, noise and seed
     slider = {"continuous_update": False, "style": {"description_width": "initial"}}
     controls = {
         "source": w.Dropdown(options=list(SOURCES) if real else ["generated"],
@@ -164,17 +223,16 @@ def explorer(trace=None, mode: str = "min", label: str = "validation loss", pati
         "seed": w.IntSlider(value=seed, min=0, max=20, description="seed (generated)", **slider),
     }
 
-    def render(fig, source, patience, min_delta, noise, seed):
+    def render(picture, source, patience, min_delta, noise, seed):
         if source == "real run":
             result = compute(real, patience, min_delta, mode, label=label)
         else:
             result = compute(noisy_trace(num_epochs, noise, seed), patience, min_delta, "min", truth_curve(num_epochs),
                              label="generated validation loss")
-        draw(result, fig)
+        picture.show(result)
         return describe(result)
 
     names = list(controls)
-    figure = LiveFigure(render, figsize=(9.5, 3.5))
+    figure = base.LiveFigure(render, figsize=(9.5, 3.5), picture=Picture)
     layout = w.VBox([w.HBox([controls[n] for n in names[:3]]), w.HBox([controls[n] for n in names[3:]]), figure.widget()])
-    return connect(controls, figure, layout=layout)
-
+    return base.connect(controls, figure, layout=layout, featured=FEATURED)

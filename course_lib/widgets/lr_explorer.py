@@ -6,8 +6,9 @@ and batches. The slider snaps to that grid, so the curve shown is a member of th
 only redraws. Left: that member's loss per update, titled with :func:`course_lib.diagnosis.diagnose`'s
 label, its sentence beneath; right: every member's final training loss against its lr, this lr marked.
 Left of the best lrs the labels run "too slow", then "healthy"; past the edge of stability the runs
-are chaotic (``sweep_of(..., nudge=1e-7)`` ends elsewhere), so which too-large label a member gets
-there, or whether it ends healthy, can change from one lr to the next: read that region as a whole.
+are chaotic (``sweep_of(..., nudge=True)``, every initial weight one ulp away, ends elsewhere), so which
+too-large label a member gets there, or whether it ends healthy, can change from one lr to the next: read
+that region as a whole.
 
 >>> result = compute("adam", 1e-2)
 >>> result["label"], round(result["lr"], 4)
@@ -19,10 +20,18 @@ import math
 from functools import lru_cache
 
 from ..device import thread_policy
+from ..training import statuses
+from ..validate import check_choice, check_int, check_number
+from . import base
 
 OPTIMIZERS = {"SGD": "sgd", "SGD + momentum": "momentum", "Adam": "adam"}  # dropdown label -> sweep optimizer
 LOW, HIGH, STEPS_PER_DECADE = 1e-4, 10.0, 4
 NUM_STEPS, BATCH_SIZE, NUM_SAMPLES = 300, 64, 1000
+FEATURED = ("optimizer", "lr")  # what the lesson asks a reader to drag first: the static site varies these
+LATENCY_CASES = (  # control changes benchmarks/widget_latency.py times, one after another
+    {"lr": 0.01}, {"lr": 0.3}, {"optimizer": "adam"}, {"lr": 0.001}, {"lr": 3.0}, {"optimizer": "sgd"},
+    {"lr": 1.0}, {"lr": 0.1}, {"optimizer": "momentum"}, {"lr": 0.01},
+)
 
 
 def grid() -> list[float]:
@@ -33,29 +42,24 @@ def grid() -> list[float]:
 
 
 @lru_cache(maxsize=8)
-def sweep_of(optimizer: str, seed: int = 0, nudge: float = 0.0):
+def sweep_of(optimizer: str, seed: int = 0, nudge: bool = False):
     """The :class:`~course_lib.lr.sweep.SweepResult` over :func:`grid` for one optimizer (computed once, then cached).
 
-    ``nudge`` adds that number to every initial weight: ``1e-7`` is about what another CPU's rounding
-    changes, so comparing with ``nudge=0`` shows which members are chaotic (past the edge of stability).
+    ``nudge=True`` moves every initial weight by one unit in its last place (:func:`course_lib.models.nudge_`),
+    about what another CPU's rounding changes: comparing with the plain sweep shows which members are
+    chaotic (past the edge of stability).
     """
-    import torch
-
-    from ..data import datasets
     from .. import models
+    from ..data import datasets
     from ..lr import sweep
 
-    if optimizer not in OPTIMIZERS.values():
-        raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS.values())}, got {optimizer!r}")
-    if not (isinstance(nudge, (int, float)) and not isinstance(nudge, bool) and abs(nudge) < 1e-3):
-        raise ValueError(f"nudge must be a number smaller than 1e-3 in size (1e-7 is typical), got {nudge!r}")
+    check_choice("optimizer", optimizer, tuple(OPTIMIZERS.values()))
+    check_int("seed", seed, 0)
+    check_choice("nudge", nudge, (False, True))
 
     def model():
         net = models.MLP(2, 2, width=64, depth=2)
-        with torch.no_grad():
-            for parameter in net.parameters():
-                parameter.add_(nudge)
-        return net
+        return models.nudge_(net) if nudge else net
 
     X, y = datasets.make_spirals(NUM_SAMPLES, seed=seed)
     with thread_policy():
@@ -65,8 +69,9 @@ def sweep_of(optimizer: str, seed: int = 0, nudge: float = 0.0):
 
 def compute(optimizer: str = "momentum", lr: float = 0.05, seed: int = 0) -> dict:
     """The sweep member nearest ``lr`` (on a log scale): its losses, its diagnosis and the whole sweep's final losses."""
-    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    check_choice("optimizer", optimizer, tuple(OPTIMIZERS.values()))
+    check_number("lr", lr, LOW, HIGH)
+    check_int("seed", seed, 0)
     lrs = grid()
     index = min(range(len(lrs)), key=lambda i: abs(math.log(lrs[i] / lr)))
     return _member(optimizer, index, seed)
@@ -81,37 +86,89 @@ def _member(optimizer: str, index: int, seed: int) -> dict:
     verdict = diagnose(history)
     return {"optimizer": optimizer, "lr": result.lrs[index], "index": index, "losses": list(history.step["loss"]),
             "status": history.status, "diverged_at_step": history.diverged_at_step, "label": verdict.label,
-            "sentence": verdict.sentence, "lrs": result.lrs, "final_loss": result.final_loss, "statuses": result.status}
+            "sentence": verdict.sentence, "lrs": result.lrs, "final_loss": result.final_loss, "statuses": result.status,
+            "loss_decades": _loss_decades(optimizer, seed)}
+
+
+@lru_cache(maxsize=16)
+def _loss_decades(optimizer: str, seed: int) -> tuple[float, float]:
+    """The decades every member's losses span, capped at 100 times the first loss (an explosion goes off the top)."""
+    losses = [v for member in sweep_of(optimizer, seed).losses for v in member if math.isfinite(v) and v > 0]
+    first = max(member[0] for member in sweep_of(optimizer, seed).losses)
+    return _decades(min(losses), min(max(losses), 100 * first))
+
+
+class Picture(base.Picture):
+    """Left: the member's loss per update, diagnosed; right: final loss against lr for the whole sweep.
+
+    The left axis is the same for every lr of an optimizer (the whole decades its sweep's losses span, up to
+    100 times the first loss), so members compare at a glance, and a drag draws again only the curve, its
+    title and the lr marker.
+    """
+
+    def __init__(self, fig):
+        from matplotlib.ticker import NullLocator
+
+        super().__init__(fig)
+        self.left, self.right = left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.3, 1]})
+        (self.curve,) = left.plot([], [], color="tab:blue", lw=1)
+        self.diverged_line = left.axvline(0, color="tab:red", ls=":", label="diverged")
+        self.diverged_legend = left.legend(handles=[self.diverged_line], loc="upper right", fontsize=8)
+        left.set(xlabel="update (step)", ylabel="training loss (log scale)", yscale="log", xlim=(0, NUM_STEPS))
+        (self.sweep,) = right.plot([], [], "o-", color="0.4", markersize=3, label="completed")
+        (self.diverged,) = right.plot([], [], "x", color="tab:red", transform=right.get_xaxis_transform(),
+                                      label="diverged")
+        (self.marker,) = right.plot([], [], "o", color="tab:orange", markersize=10, label="this lr")
+        self.lr_line = right.axvline(1.0, color="tab:orange", lw=1)
+        right.set(xscale="log", yscale="log", xlabel="learning rate (log scale)", ylabel="final training loss",
+                  xlim=(LOW / 10 ** (0.5 / STEPS_PER_DECADE), HIGH * 10 ** (0.5 / STEPS_PER_DECADE)))
+        self.on_top = [right.legend(loc="lower left", fontsize=8, framealpha=1)]
+        right.xaxis.set_minor_locator(NullLocator())
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.92, wspace=0.28)  # fixed: tight_layout is slow
+        self.moving = [self.curve, self.diverged_line, self.diverged_legend, left.title, self.lr_line, self.marker]
+
+    def show(self, result: dict) -> None:
+        name = next(k for k, v in OPTIMIZERS.items() if v == result["optimizer"])
+        losses = [v if math.isfinite(v) else math.nan for v in result["losses"]]
+        self.curve.set_data(range(len(losses)), losses)
+        step = result["diverged_at_step"]
+        for artist in (self.diverged_line, self.diverged_legend):
+            artist.set_visible(step is not None)
+        if step is not None:
+            self.diverged_line.set_xdata([step, step])
+            self.diverged_line.set_label(f"diverged at update {step}")
+            self.diverged_legend.get_texts()[0].set_text(f"diverged at update {step}")
+        # title.set_text, not set_title: that touches the axes' other two titles, which would draw the axes again
+        self.left.title.set_text(f"{name}, lr = {result['lr']:.2g}: {result['label']}")
+        if self.changed("decades", result["loss_decades"]):
+            self.left.set_ylim(*result["loss_decades"])
+            _plain_log_ticks(self.left)
+        if self.changed("sweep", (result["optimizer"], result["final_loss"], result["statuses"])):
+            finite = [(lr, v) for lr, v in zip(result["lrs"], result["final_loss"]) if math.isfinite(v) and v > 0]
+            self.sweep.set_data([p[0] for p in finite], [p[1] for p in finite])
+            diverged = [lr for lr, status in zip(result["lrs"], result["statuses"]) if status == statuses.DIVERGED]
+            self.diverged.set_data(diverged, [0.97] * len(diverged))
+            low, high = (min(p[1] for p in finite), max(p[1] for p in finite)) if finite else (0.1, 10.0)
+            pad = (high / low) ** 0.05 if high > low else 2.0  # matplotlib's 5% margin, on a log axis
+            self.right.set_ylim(low / pad, high * pad)
+            _plain_log_ticks(self.right)
+            self.right.set_title(f"the sweep: {len(result['lrs'])} lrs, {NUM_STEPS} updates each")
+        final = result["final_loss"][result["index"]]
+        self.marker.set_data([result["lr"]], [final] if math.isfinite(final) else [math.nan])
+        self.lr_line.set_xdata([result["lr"], result["lr"]])
 
 
 def draw(result: dict, fig) -> list:
-    """Left: the member's loss per update, diagnosed; right: final loss against lr for the whole sweep."""
-    from matplotlib.ticker import NullLocator
+    """The explorer's picture of ``result`` on ``fig``: its two axes."""
+    picture = Picture(fig)
+    picture.show(result)
+    return [picture.left, picture.right]
 
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.3, 1]})
-    name = next(k for k, v in OPTIMIZERS.items() if v == result["optimizer"])
-    losses = result["losses"]
-    left.plot(range(len(losses)), [v if math.isfinite(v) else float("nan") for v in losses], color="tab:blue", lw=1)
-    if result["diverged_at_step"] is not None:
-        left.axvline(result["diverged_at_step"], color="tab:red", ls=":", label=f"diverged at update {result['diverged_at_step']}")
-        left.legend(loc="upper right", fontsize=8)
-    left.set(xlabel="update (step)", ylabel="training loss (log scale)", yscale="log", xlim=(0, NUM_STEPS),
-             title=f"{name}, lr = {result['lr']:.2g}: {result['label']}")
-    finite = [(lr, v) for lr, v in zip(result["lrs"], result["final_loss"]) if math.isfinite(v)]
-    right.plot([p[0] for p in finite], [p[1] for p in finite], "o-", color="0.4", markersize=3, label="completed")
-    diverged = [lr for lr, status in zip(result["lrs"], result["statuses"]) if status == "diverged"]
-    right.plot(diverged, [0.97] * len(diverged), "x", color="tab:red", transform=right.get_xaxis_transform(), label="diverged")
-    if math.isfinite(result["final_loss"][result["index"]]):
-        right.plot([result["lr"]], [result["final_loss"][result["index"]]], "o", color="tab:orange", markersize=10, label="this lr")
-    right.axvline(result["lr"], color="tab:orange", lw=1)
-    right.set(xscale="log", yscale="log", xlabel="learning rate (log scale)", ylabel="final training loss",
-              title=f"the sweep: {len(result['lrs'])} lrs, {NUM_STEPS} updates each")
-    right.legend(loc="lower left", fontsize=8)
-    for ax in (left, right):
-        _plain_log_ticks(ax)
-    right.xaxis.set_minor_locator(NullLocator())
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.92, wspace=0.28)  # fixed margins: tight_layout is slow
-    return [left, right]
+
+def _decades(low: float, high: float) -> tuple[float, float]:
+    """The whole decades from ``low`` to ``high`` (at least one)."""
+    low, high = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    return 10.0 ** low, 10.0 ** max(high, low + 1)
 
 
 def describe(result: dict) -> str:
@@ -120,15 +177,17 @@ def describe(result: dict) -> str:
 
 
 def _plain_log_ticks(ax) -> None:
-    """Few plain ticks on a log y axis (0.3, not 3x10^-1), at 1, 2, 3 and 5 (every digit within a decade):
-    matplotlib's many minor log ticks cost more time to draw than the curves."""
+    """Few plain ticks on a log y axis (0.3, not 3x10^-1): every digit within one decade, 1, 2, 3 and 5 over two,
+    1 and 3 over four, powers of ten beyond. Each tick label costs a millisecond of drawing."""
     from matplotlib.ticker import FixedLocator, NullLocator
 
     low, high = ax.get_ylim()
-    digits = range(1, 10) if high < 10 * low else (1, 2, 3, 5)
+    span = math.log10(high / low)
+    digits = range(1, 10) if span <= 1 else (1, 2, 3, 5) if span <= 2 else (1, 3) if span <= 4 else (1,)
     decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
-    ax.yaxis.set_major_locator(FixedLocator([d * 10.0**e for e in decades for d in digits if low <= d * 10.0**e <= high]))
-    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.2g}")
+    ticks = [d * 10.0**e for e in decades for d in digits if low <= d * 10.0**e <= high]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:g}")  # 100 and 0.001, not 1e+02
     ax.yaxis.set_minor_locator(NullLocator())
     ax.set_ylim(low, high)
 
@@ -137,22 +196,18 @@ def explorer(optimizer: str = "momentum", lr: float = 0.05, seed: int = 0):
     """A log slider for the lr and an optimizer menu; the three sweeps are run when it is built (a second or two)."""
     import ipywidgets as w
 
-    from .base import LiveFigure, connect, log_slider
-
-    if optimizer not in OPTIMIZERS.values():
-        raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS.values())}, got {optimizer!r}")
-    if not (isinstance(lr, (int, float)) and LOW <= lr <= HIGH):
-        raise ValueError(f"lr must be a number in [{LOW:g}, {HIGH:g}], got {lr!r}")
+    compute(optimizer, lr, seed)  # bad values fail here, with their names
     for name in OPTIMIZERS.values():  # every later change only redraws
         sweep_of(name, seed)
     controls = {
         "optimizer": w.Dropdown(options=list(OPTIMIZERS.items()), value=optimizer, description="optimizer"),
-        "lr": log_slider("learning rate", lr, LOW, HIGH, steps_per_decade=STEPS_PER_DECADE),
+        "lr": base.log_slider("learning rate", lr, LOW, HIGH, steps_per_decade=STEPS_PER_DECADE),
     }
 
-    def render(fig, optimizer, lr):
+    def render(picture, optimizer, lr):
         result = compute(optimizer, lr, seed)
-        draw(result, fig)
+        picture.show(result)
         return describe(result)
 
-    return connect(controls, LiveFigure(render, figsize=(10, 3.9), height="420px"))
+    return base.connect(controls, base.LiveFigure(render, figsize=(10, 3.9), height="420px", picture=Picture),
+                        featured=FEATURED)

@@ -11,11 +11,20 @@ epoch the metric moves a fraction ``RATE`` of the way towards ``FLOOR + SLOPE * 
 """
 from __future__ import annotations
 
+import math
 import random
 from functools import lru_cache
 
+from ..validate import check_choice, check_int, check_number
+from . import base
+
 START, FLOOR, SLOPE, RATE, LR = 2.3, 0.1, 3.0, 0.3, 0.1  # the toy: the loss settles at FLOOR + SLOPE * lr
 THRESHOLD_MODES = ("rel", "abs")
+FEATURED = ("patience", "factor")  # what the lesson asks a reader to drag first: the static site varies these
+LATENCY_CASES = (  # control changes benchmarks/widget_latency.py times, one after another
+    {"patience": 3}, {"factor": 0.3}, {"threshold": 0.03}, {"threshold_mode": "abs"}, {"cooldown": 4},
+    {"threshold_mode": "rel"}, {"patience": 8}, {"cooldown": 0}, {"factor": 0.5}, {"patience": 5},
+)
 
 
 def dynamic_threshold(best: float, mode: str, threshold_mode: str, threshold: float) -> float:
@@ -28,15 +37,15 @@ def dynamic_threshold(best: float, mode: str, threshold_mode: str, threshold: fl
 def compute(patience: int = 5, factor: float = 0.5, threshold: float = 0.01, threshold_mode: str = "rel",
             cooldown: int = 0, num_epochs: int = 120, noise: float = 0.05, seed: int = 0, min_lr: float = 0.0) -> dict:
     """Play the toy curve through ``ReduceLROnPlateau(mode="min", ...)``; plain lists per epoch (1-based)."""
-    if threshold_mode not in THRESHOLD_MODES:
-        raise ValueError(f"threshold_mode must be one of {THRESHOLD_MODES}, got {threshold_mode!r}")
-    for name, value in (("patience", patience), ("cooldown", cooldown), ("num_epochs", num_epochs), ("seed", seed)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < (1 if name == "num_epochs" else 0):
-            raise ValueError(f"{name} must be an int >= {1 if name == 'num_epochs' else 0}, got {value!r}")
-    if not 0 < factor < 1:
-        raise ValueError(f"factor must be in (0, 1), got {factor!r}")
-    if not threshold >= 0 or not noise >= 0 or not min_lr >= 0:
-        raise ValueError(f"threshold, noise and min_lr must be >= 0, got {threshold!r}, {noise!r}, {min_lr!r}")
+    check_choice("threshold_mode", threshold_mode, THRESHOLD_MODES)
+    check_int("patience", patience, 0)
+    check_int("cooldown", cooldown, 0)
+    check_int("num_epochs", num_epochs, 1)
+    check_int("seed", seed, 0)
+    check_number("factor", factor, 0, 1, include_low=False, include_high=False)
+    check_number("threshold", threshold, 0)
+    check_number("noise", noise, 0, 1)  # the metric is level * (1 + noise * z): beyond 1 it turns negative
+    check_number("min_lr", min_lr, 0)
     return _compute(int(patience), float(factor), float(threshold), threshold_mode, int(cooldown), int(num_epochs),
                     float(noise), int(seed), float(min_lr))
 
@@ -73,58 +82,98 @@ def _compute(patience, factor, threshold, threshold_mode, cooldown, num_epochs, 
     return {**out, "drops": drops, "final_lr": optimizer.param_groups[0]["lr"], "settings": settings}
 
 
-def draw(result: dict, fig):
+class Picture(base.Picture):
     """Three panels: the metric and its best so far; each epoch's change against the bar; the lr. Drops marked.
 
     The bar a new value must beat sits ``threshold`` (1% by default) below the best: on the metric's own
     axis it would hide under the best-so-far line, so the middle panel plots each epoch's change against
     the best before it, where the bar is a horizontal line and a point below it is an improvement.
     """
-    top, middle, bottom = fig.subplots(3, 1, gridspec_kw={"height_ratios": [2, 1.4, 1]})  # no sharex: it is slow
-    epochs, s = result["epoch"], result["settings"]
-    better = result["better"]
-    top.plot(epochs, result["value"], "-", color="0.7", lw=0.8, zorder=1)
-    for counted, color, label in ((True, "tab:green", "improved (beat the bar)"), (False, "0.45", "bad epoch")):
-        chosen = [(e, v) for e, v, b in zip(epochs, result["value"], better) if b is counted]
-        top.plot([e for e, _ in chosen], [v for _, v in chosen], ".", color=color, ms=4, label=label, zorder=2)
-    top.step(epochs, result["best"], where="post", color="black", lw=1.2, label="best so far", zorder=3)
-    cooling = _runs([e for e, cooling in zip(epochs, result["cooldown"]) if cooling])
-    for ax in (top, middle):
-        for start, stop in cooling:
-            ax.axvspan(start - 0.5, stop + 0.5, color="tab:blue", alpha=0.12, lw=0)
-    for ax in (top, middle, bottom):  # a drop is decided after an epoch and used from the next one
-        ax.vlines([e + 0.5 for e in result["drops"]], 0, 1, transform=ax.get_xaxis_transform(), color="tab:orange", lw=1.2)
-        ax.set_xlim(0, epochs[-1] + 1)
-    top.plot([], [], color="tab:orange", label="lr drop")
-    if cooling:
-        top.fill_between([], [], color="tab:blue", alpha=0.12, label="cooldown")
-    top.set(ylabel="valid loss", yscale="log", title=f"patience={s['patience']}, factor={s['factor']:g}, threshold="
-            f"{s['threshold']:.2g} ({s['threshold_mode']}), cooldown={s['cooldown']}: {len(result['drops'])} lr drops")
-    top.legend(fontsize=7, loc="upper right", ncol=2)
 
-    relative = s["threshold_mode"] == "rel"  # the change in % of the best (rel) or in the metric's units (abs)
-    scale = 100.0 if relative else 1.0
-    changes = [scale * c for c in result["change"][1:]]  # the first epoch has no best before it
-    bar = -scale * s["threshold"]
-    limit = max(2.5 * abs(bar), 2.5 * sorted(abs(c) for c in changes)[len(changes) // 2]) if changes else 1.0
-    shown = [min(max(c, -limit), limit) for c in changes]  # clipped to the axis: big early gains sit on its edge
-    middle.axhline(0, color="0.6", lw=0.8)
-    middle.axhline(bar, color="tab:red", ls="--", lw=1.2)
-    for counted, color in ((True, "tab:green"), (False, "0.45")):
-        chosen = [(e, c) for e, c, b in zip(epochs[1:], shown, better[1:]) if b is counted]
-        middle.plot([e for e, _ in chosen], [c for _, c in chosen], ".", color=color, ms=4, zorder=2)
-    middle.set(ylabel="change vs best" + (" (%)" if relative else ""), ylim=(-1.1 * limit, 1.1 * limit),
-               title=f"each epoch against the best before it: only points below the red bar ({bar:.3g}"
-                     f"{'%' if relative else ''}) count as better")
-    bottom.step(epochs, result["lr"], where="mid", color="tab:green", lw=1.5)
-    bottom.set(xlabel="epoch", ylabel="lr", yscale="log", title=f"lr per epoch (final {result['final_lr']:.1e})")
-    for ax in (top, middle, bottom):
-        ax.title.set_fontsize(9)
-        ax.minorticks_off()  # a log axis makes dozens of minor ticks, the slowest part of a redraw
-    for ax in (top, middle):  # one epoch axis, labelled once at the bottom: fewer labels to draw
-        ax.tick_params(labelbottom=False)
-    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.08, top=0.95, hspace=0.4)  # fixed: tight_layout is slow
-    return [top, middle, bottom]
+    def __init__(self, fig):
+        from matplotlib.collections import PolyCollection
+
+        super().__init__(fig)
+        self.top, self.middle, self.bottom = top, middle, bottom = fig.subplots(
+            3, 1, gridspec_kw={"height_ratios": [2, 1.4, 1]})  # no sharex: it is slow
+        self.cooling = {ax: ax.add_collection(PolyCollection([], color="tab:blue", alpha=0.12, lw=0, label="cooldown"))
+                        for ax in (top, middle)}
+        (self.values,) = top.plot([], [], "-", color="0.7", lw=0.8, zorder=1)
+        self.points, self.changes = {}, {}
+        for counted, color, label in ((True, "tab:green", "improved (beat the bar)"), (False, "0.45", "bad epoch")):
+            self.points[counted] = top.plot([], [], ".", color=color, ms=4, label=label, zorder=2)[0]
+            self.changes[counted] = middle.plot([], [], ".", color=color, ms=4, zorder=2)[0]
+        (self.best,) = top.step([], [], where="post", color="black", lw=1.2, label="best so far", zorder=3)
+        self.drops = {ax: ax.vlines([], 0, 1, transform=ax.get_xaxis_transform(), color="tab:orange", lw=1.2,
+                                    label="lr drop") for ax in (top, middle, bottom)}
+        top.set(ylabel="valid loss", yscale="log", ylim=(0.07, 3.0))  # the toy's whole range, noise included
+        middle.axhline(0, color="0.6", lw=0.8)
+        self.bar = middle.axhline(0, color="tab:red", ls="--", lw=1.2)
+        (self.lrs,) = bottom.step([], [], where="mid", color="tab:green", lw=1.5)
+        bottom.set(xlabel="epoch", ylabel="lr", yscale="log", ylim=(LR * 1e-5, LR * 1.5))  # below 1e-6 nothing trains
+        for ax in (top, middle, bottom):
+            ax.title.set_fontsize(9)
+            ax.minorticks_off()  # a log axis makes dozens of minor ticks, the slowest part of a redraw
+        for ax in (top, middle):  # one epoch axis, labelled once at the bottom: fewer labels to draw
+            ax.tick_params(labelbottom=False)
+        fig.subplots_adjust(left=0.09, right=0.98, bottom=0.08, top=0.95, hspace=0.4)  # fixed: tight_layout is slow
+        self.moving = [*self.cooling.values(), self.values, *self.points.values(), self.best, self.bar,
+                       *self.changes.values(), self.lrs, *self.drops.values(), top.title, bottom.title]
+
+    def show(self, result: dict) -> None:
+        top, middle, bottom = self.top, self.middle, self.bottom
+        epochs, s, better = result["epoch"], result["settings"], result["better"]
+        if self.changed("epochs", epochs[-1]):
+            for ax in (top, middle, bottom):
+                ax.set_xlim(0, epochs[-1] + 1)
+        spans = [[(a - 0.5, -1e9), (b + 0.5, -1e9), (b + 0.5, 1e9), (a - 0.5, 1e9)]
+                 for a, b in _runs([e for e, cooling in zip(epochs, result["cooldown"]) if cooling])]
+        for collection in self.cooling.values():
+            collection.set_verts(spans)
+        self.values.set_data(epochs, result["value"])
+        for counted, line in self.points.items():
+            chosen = [(e, v) for e, v, b in zip(epochs, result["value"], better) if b is counted]
+            line.set_data([e for e, _ in chosen], [v for _, v in chosen])
+        self.best.set_data(epochs, result["best"])
+        for collection in self.drops.values():  # a drop is decided after an epoch and used from the next one
+            collection.set_segments([[(e + 0.5, 0), (e + 0.5, 1)] for e in result["drops"]])
+        entries = [(self.points[True], "improved (beat the bar)"), (self.points[False], "bad epoch"),
+                   (self.best, "best so far"), (self.drops[top], "lr drop")]
+        self.legend(top, entries + ([(self.cooling[top], "cooldown")] if spans else []), fontsize=7, loc="upper right",
+                    ncol=2)  # drawn again only when the cooldown entry comes or goes
+        top.title.set_text(f"patience={s['patience']}, factor={s['factor']:g}, threshold={s['threshold']:.2g} "
+                           f"({s['threshold_mode']}), cooldown={s['cooldown']}: {len(result['drops'])} lr drops")
+
+        relative = s["threshold_mode"] == "rel"  # the change in % of the best (rel) or in the metric's units (abs)
+        scale = 100.0 if relative else 1.0
+        changes = [scale * c for c in result["change"][1:]]  # the first epoch has no best before it
+        bar = -scale * s["threshold"]
+        limit = max(2.5 * abs(bar), 2.5 * sorted(abs(c) for c in changes)[len(changes) // 2]) if changes else 1.0
+        limit = _nice(limit)  # on a 1-2-5 scale: most drags keep the axis
+        shown = [min(max(c, -limit), limit) for c in changes]  # clipped to the axis: big early gains sit on its edge
+        self.bar.set_ydata([bar, bar])
+        for counted, line in self.changes.items():
+            chosen = [(e, c) for e, c, b in zip(epochs[1:], shown, better[1:]) if b is counted]
+            line.set_data([e for e, _ in chosen], [c for _, c in chosen])
+        if self.changed("change axis", (limit, relative)):
+            middle.set(ylabel="change vs best" + (" (%)" if relative else ""), ylim=(-1.1 * limit, 1.1 * limit))
+            middle.set_title("each epoch against the best before it: only points below the red bar (the threshold) "
+                             "count as better")
+        self.lrs.set_data(epochs, result["lr"])
+        bottom.title.set_text(f"lr per epoch (final {result['final_lr']:.1e})")
+
+
+def draw(result: dict, fig):
+    """The explorer's picture of ``result`` on ``fig``: its three axes."""
+    picture = Picture(fig)
+    picture.show(result)
+    return [picture.top, picture.middle, picture.bottom]
+
+
+def _nice(value: float) -> float:
+    """The smallest of 1, 2, 5 times a power of ten that is at least ``value``."""
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= value * (1 - 1e-12))
 
 
 def describe(result: dict) -> str:
@@ -150,7 +199,7 @@ def explorer(patience: int = 5, factor: float = 0.5, threshold: float = 0.01, th
     """Drag patience, factor, threshold, threshold_mode and cooldown; the scheduler is replayed on each change."""
     import ipywidgets as w
 
-    from .base import LiveFigure, connect, log_slider
+    compute(patience, factor, threshold, threshold_mode, cooldown)  # bad values fail here, with their names
 
     def slider(kind, description, value, low, high, step=1):
         return kind(value=value, min=low, max=high, step=step, description=description, continuous_update=False,
@@ -159,17 +208,17 @@ def explorer(patience: int = 5, factor: float = 0.5, threshold: float = 0.01, th
     controls = {
         "patience": slider(w.IntSlider, "patience", patience, 0, 20),
         "factor": slider(w.FloatSlider, "factor", factor, 0.05, 0.95, 0.05),
-        "threshold": log_slider("threshold", threshold, 1e-4, 0.3),
+        "threshold": base.log_slider("threshold", threshold, 1e-4, 0.3),
         "threshold_mode": w.Dropdown(options=THRESHOLD_MODES, value=threshold_mode, description="threshold_mode"),
         "cooldown": slider(w.IntSlider, "cooldown", cooldown, 0, 15),
     }
 
-    def render(fig, **values):
+    def render(picture, **values):
         result = compute(**values)
-        draw(result, fig)
+        picture.show(result)
         return describe(result)
 
     box = w.VBox([w.HBox(list(controls.values())[:3]), w.HBox(list(controls.values())[3:])])
-    figure = LiveFigure(render, figsize=(9, 5.6), height="600px")
+    figure = base.LiveFigure(render, figsize=(9, 5.6), height="600px", picture=Picture)
     box.children = (*box.children, figure.widget())
-    return connect(controls, figure, layout=box)
+    return base.connect(controls, figure, layout=box, featured=FEATURED)

@@ -1,16 +1,18 @@
 """Build the static site: run the lessons to record their explorers, then write every page.
 
 1. Each lesson with an explorer runs in a fresh kernel (two at a time, one per core here) at the default
-   size with its stored seed, as its stored outputs were made, with ``COURSE_EXPLORER_HOOK`` set so that
-   every explorer it builds is recorded (:mod:`tools.course_site.record`). ``quick`` runs them at the smoke
-   size over a coarse grid (three values per control), for the tests (which record while they run the
-   lessons anyway, and pass those recordings in).
+   size with its stored seed, as its stored outputs were made, with a first cell of the builder's own that
+   records every explorer it builds (:func:`course_site.record.start`; the cell is taken out of the executed
+   notebook again). ``quick`` runs them at the smoke size over a coarse grid (three values per control), for
+   the tests (which record while they run the lessons anyway, and pass those recordings in).
 2. Every notebook, lesson or solutions, becomes a page from its stored outputs (:mod:`course_site.pages`);
    an explorer's frames go to ``frames/<notebook>/``; each explorer also gets a full-screen page.
 3. The home page maps the course; stylesheets, scripts and MathJax are copied into ``assets/``, so the
    pages load nothing from elsewhere. The sizes are checked against the budgets below.
 """
 from __future__ import annotations
+
+import copy
 
 import json
 import os
@@ -33,28 +35,39 @@ EXPLORER_BUDGET = 4_000_000  # bytes of frames per explorer
 SITE_BUDGET = 60_000_000  # bytes for the whole site
 
 
-RECORD = "tools.course_site.record:record"  # the kernel's hook: each explorer to its frames and manifest
+RECORD = "tools.course_site.record:record"  # what records each explorer: its frames and manifest
+RECORDER_TAG = "course-site-recorder"  # the builder's first cell, taken out of the executed notebook
 
 
-def recording_env(folder: Path, grid: str, hook: str = RECORD) -> dict:
-    """The environment of a kernel whose explorers ``hook`` records into ``folder``."""
-    return {"COURSE_EXPLORER_HOOK": hook, "COURSE_SITE_FRAMES": str(folder),
-            "COURSE_SITE_GRID": grid,
+def recording_env(folder: Path, grid: str) -> dict:
+    """The environment of a kernel whose explorers are recorded into ``folder``."""
+    return {"COURSE_SITE_FRAMES": str(folder), "COURSE_SITE_GRID": grid,
             "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+
+
+def recorder_cell(hook: str = RECORD):
+    """The cell the builder puts first in a lesson: from then on, each explorer a cell builds goes to ``hook``."""
+    module, function = hook.split(":")
+    source = (f"import tools.course_site.record, {module}\n"
+              f"tools.course_site.record.start({module}.{function})")
+    return nbformat.v4.new_code_cell(source, metadata={"tags": [RECORDER_TAG]})
 
 
 def record_lesson(path: Path, folder: Path, grid: str, *, notebook=None, parameters: dict | None = None,
                   env: dict | None = None, output: Path | None = None, timeout: int = 900, hook: str = RECORD) -> dict:
     """Run the lesson at ``path`` (or ``notebook``, a changed copy of it) with its explorers recorded into ``folder``.
 
-    Returns the :class:`tools.execution.Run` (``run``), the manifests, each with ``cell``: the index of the
-    stored lesson's cell that built it (found by cell id, so injected or added cells do not shift it),
-    and the seconds it took (``seconds``, and ``cpu_seconds`` of the kernel).
+    Returns the :class:`tools.execution.Run` (``run``, without the recorder's cell: its cell indexes are the
+    lesson's), the manifests, each with ``cell``: the index of the stored lesson's cell that built it (found by
+    cell id, so injected or added cells do not shift it), and the seconds it took (``seconds``, and
+    ``cpu_seconds`` of the kernel).
     """
-    from tools.execution import execute_notebook
+    from tools.execution import Run, execute_notebook
 
     folder.mkdir(parents=True, exist_ok=True)
     stored = {cell.get("id"): index for index, cell in enumerate(nbformat.read(path, as_version=4).cells)}
+    lesson = copy.deepcopy(notebook) if notebook is not None else nbformat.read(path, as_version=4)
+    lesson.cells.insert(0, recorder_cell(hook))
     cells = {}  # manifest file -> index of the stored cell that wrote it
 
     def executed(cell, cell_index, **_):
@@ -63,9 +76,19 @@ def record_lesson(path: Path, folder: Path, grid: str, *, notebook=None, paramet
                 cells[file.name] = stored[cell.get("id")]
 
     used = _children_cpu()
-    run = execute_notebook(notebook if notebook is not None else path, output, cwd=path.parent, parameters=parameters,
-                           env={**(env or {}), **recording_env(folder, grid, hook)}, timeout=timeout,
+    run = execute_notebook(lesson, output, cwd=path.parent, parameters=parameters,
+                           env={**(env or {}), **recording_env(folder, grid)}, timeout=timeout,
                            on_cell_executed=executed)
+    ours = [i for i, cell in enumerate(run.notebook.cells) if RECORDER_TAG in cell.metadata.get("tags", [])]
+    if len(ours) != 1:
+        raise RuntimeError(f"{path}: the recorder's cell is missing from the executed notebook")
+    run.notebook.cells.pop(ours[0])
+    if any(i == ours[0] for i, _ in run.errors):
+        raise RuntimeError(f"{path}: the site's recorder failed to start: {run.errors[0][1]}")
+    errors = [(i - (i > ours[0]), error) for i, error in run.errors]
+    if output:
+        nbformat.write(run.notebook, str(output))
+    run = Run(run.notebook, errors, run.seconds)
     manifests = [{**json.loads((folder / name).read_text()), "cell": cells[name]} for name in sorted(cells)]
     return {"run": run, "manifests": manifests, "seconds": run.seconds, "cpu_seconds": _children_cpu() - used}
 

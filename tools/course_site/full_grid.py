@@ -24,7 +24,7 @@ def record(box) -> None:
     os.environ["COURSE_SITE_FRAMES"] = os.path.join(saved["COURSE_SITE_FRAMES"], FOLDER)
     os.environ["COURSE_SITE_GRID"] = "full"
     try:
-        recorder.record(SimpleNamespace(controls=box.controls,
+        recorder.record(SimpleNamespace(controls=box.controls, featured=box.featured,
                                         figure=SimpleNamespace(render=box.figure.render, frame=_blank)))
     finally:
         for name, value in saved.items():

@@ -1,11 +1,13 @@
-"""Inside a lesson's kernel: turn every explorer that ``connect`` builds into frames and a manifest.
+"""Inside a lesson's kernel: turn every explorer the lesson builds into frames and a manifest.
 
-The site builder runs each lesson with ``COURSE_EXPLORER_HOOK=course_site.record:record``, so that
-``course_lib.widgets.base.connect`` hands each explorer to :func:`record` as the notebook builds it, with
-the arguments the notebook computed (a trained run's trace, the notebook's variables). Over a grid of one
-or two of its controls (the rest stay at their starting values), each frame is drawn by the explorer's
-own ``render`` (``LiveFigure.frame``) and saved as lossless WebP, named by its content so repeats are
-stored once. ``COURSE_SITE_FRAMES`` is the folder to write to, ``COURSE_SITE_GRID`` ``full`` or ``quick``.
+The site builder puts a cell of its own first in each lesson, which calls :func:`start`. From then on,
+right after each cell (IPython's ``post_run_cell`` event), every explorer that cell built
+(``course_lib.widgets.base.explorers()``) goes to :func:`record`, with the arguments the notebook computed
+(a trained run's trace, the notebook's variables). Over a grid of its featured controls (``box.featured``,
+which each explorer declares; the rest stay at their starting values), each frame is drawn by the
+explorer's own ``render`` (``LiveFigure.frame``) and saved as lossless WebP, named by its content so
+repeats are stored once. ``COURSE_SITE_FRAMES`` is the folder to write to, ``COURSE_SITE_GRID`` ``full``
+or ``quick``.
 """
 from __future__ import annotations
 
@@ -21,21 +23,29 @@ from pathlib import Path
 DPI = 96  # a 10-inch figure is 960 pixels wide: sharp on a laptop, and a projector scales it up
 GRIDS = {"full": {"max_frames": 72, "max_values": None}, "quick": {"max_frames": 9, "max_values": 3}}
 
-# The one or two controls each explorer varies on the page: what its lesson asks the reader to drag
-# first. An explorer not listed here (one a notebook builds itself) varies its first two controls.
-PREFERRED = {
-    "course_lib.widgets.lr_explorer": ("optimizer", "lr"),
-    "course_lib.widgets.optimizer_paths": ("lr", "momentum"),
-    "course_lib.widgets.schedule_explorer": ("schedule", "warmup_steps"),
-    "course_lib.widgets.plateau_explorer": ("patience", "factor"),
-    "course_lib.widgets.capacity_explorer": ("width", "train_size"),
-    "course_lib.widgets.augmentation_gallery": ("photo", "s"),
-    "course_lib.widgets.early_stopping_explorer": ("patience", "min_delta"),
-    "course_lib.widgets.precision_explorer": ("exponent", "loss_scale_log2"),
-    "course_lib.widgets.activation_explorer": ("temperature", "x_range"),
-}
-
 _count = 0  # explorers recorded in this kernel
+
+
+def start(recorder=None):
+    """Record each explorer a later cell builds, right after that cell: ``recorder(box)`` (default :func:`record`).
+
+    Returns the callback registered for IPython's ``post_run_cell`` event (``events.unregister`` stops it).
+    """
+    from IPython import get_ipython
+
+    from course_lib.widgets.base import explorers
+
+    recorder = recorder or record
+    seen = {id(box) for box in explorers()}  # built before this call: not the lesson's
+
+    def after_cell(*_):
+        for box in explorers():
+            if id(box) not in seen:
+                seen.add(id(box))
+                recorder(box)
+
+    get_ipython().events.register("post_run_cell", after_cell)
+    return after_cell
 
 
 def record(box) -> None:
@@ -56,7 +66,7 @@ def record(box) -> None:
             choices[name] = snap_values(control)
         except ValueError:
             choices[name] = None  # a range slider, say: held at its starting value
-    varied = _varied(module, controls, choices)
+    varied = _varied(box, choices)
     positions = plan({name: (len(choices[name]), _index(choices[name], controls[name].value)) for name in varied},
                      **GRIDS[grid])
     images, texts, frames = [], [], {}
@@ -117,15 +127,13 @@ def plan(sizes: dict[str, tuple[int, int]], max_frames: int, max_values: int | N
     return chosen
 
 
-def _varied(module: str, controls: dict, choices: dict) -> tuple[str, ...]:
-    if module in PREFERRED:
-        names = PREFERRED[module]
-        missing = [n for n in names if choices.get(n) is None]
-        if missing:
-            raise ValueError(f"course_site.record.PREFERRED names {missing} for {module}, whose controls are "
-                             f"{[n for n in controls if choices[n] is not None]}: update the table")
-        return names
-    return tuple(n for n in controls if choices[n] is not None)[:2]
+def _varied(box, choices: dict) -> tuple[str, ...]:
+    """The explorer's featured controls (``connect`` checked that each has a finite list of values)."""
+    names = tuple(getattr(box, "featured", None) or (n for n in box.controls if choices[n] is not None))[:2]
+    missing = [n for n in names if choices.get(n) is None]
+    if missing:
+        raise ValueError(f"the featured controls {missing} of {box.figure.render.__module__} have no list of values")
+    return names
 
 
 def _index(values: list, value) -> int:
