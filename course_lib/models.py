@@ -110,7 +110,7 @@ def nudge_(model: nn.Module, ulps: int = 1) -> nn.Module:
 
     The smallest change float32 can make to a weight: about what another CPU's rounding changes after
     one step. Training the nudged model beside the plain one shows where training is chaotic (a gap
-    that grows from 1e-9 to the size of the loss) and where it is not (notebooks 01 and 02a).
+    that grows from 1e-9 to the size of the loss) and where it is not (notebooks 01b and 02a).
     """
     check_int("ulps", ulps, 1)
     for parameter in model.parameters():
