@@ -122,18 +122,8 @@ def test_output_comparison_finds_a_changed_marked_cell():
 # --- every exercise check, again after Run All -----------------------------------------------------------
 
 
-def _recheck_params():
-    for path in LESSONS:
-        marks = []
-        if path.name.startswith("06_"):
-            marks = [pytest.mark.xfail(strict=True, reason="06: the cell that shows the transforms assigns "
-                                       "`moved = augment.affine(...)`, so the exercise's CHANGES call a tensor "
-                                       "after Run All (TypeError); the lesson's fix turns this into a pass")]
-        yield pytest.param(path, marks=marks, id=_id(path))
-
-
 @pytest.mark.notebook
-@pytest.mark.parametrize("path", list(_recheck_params()))
+@pytest.mark.parametrize("path", LESSONS, ids=[_id(p) for p in LESSONS])
 def test_exercise_checks_hold_again_after_run_all(path, notebook_runs):
     """A learner runs the whole lesson, then writes an exercise's answer and runs its check again: no later cell
     may have taken a name the check needs. The seed-0 run goes on, after its last cell, with the solutions'
