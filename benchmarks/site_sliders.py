@@ -4,7 +4,7 @@ Serves a built site (``python3 course.py site`` first), opens every page in head
 control of every explorer through all its positions, and prints the times the page itself measured
 (``window.courseExplorerTimings``: from the input event to the next paint with the new frame decoded), and
 every position that has no frame (explorer.js logs it; the exit status is then 1).
-Issue 12's budget is 50 ms per change. Browser timings are wall-clock: run it on a quiet machine.
+The budget is 50 ms per change. Browser timings are wall-clock: run it on a quiet machine.
 
     .venv/bin/python -m benchmarks.site_sliders [site]     # from the repository root
 """

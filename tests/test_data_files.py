@@ -88,7 +88,7 @@ class _Planted:
 
 
 def test_an_unverified_cifar_file_is_never_unpickled_as_code(tmp_path):
-    """Issue 10 item 7: verify=False reads the batches with an unpickler that admits only plain data."""
+    """verify=False reads the batches with an unpickler that admits only plain data."""
     _write_cifar(tmp_path)
     marker = tmp_path / "ran"
     (tmp_path / "cifar-10-batches-py" / "data_batch_1").write_bytes(pickle.dumps({"data": _Planted(str(marker))}))
@@ -103,7 +103,7 @@ def _images(n):
     return np.random.default_rng(1).integers(0, 256, (n, 3072), dtype=np.uint8)
 
 
-# Issue 16 item 4: each way a CIFAR-10 batch can break its format; before the checks the first one loaded silently,
+# Each way a CIFAR-10 batch can break its format; before the checks the first one loaded silently,
 # 5 labels for 6 images, every later label beside the wrong image
 CIFAR_BATCH_FAULTS = {
     "fewer labels than images": ({"data": _images(6), "labels": [1, 2, 3, 4, 5]}, "6 images but 5 labels"),
@@ -165,7 +165,7 @@ def _rng_bytes(n):
     return np.random.default_rng(2).integers(0, 256, n, dtype=np.uint8)
 
 
-# Issue 16 item 4: each way a Fashion-MNIST idx file can break its format; before the checks the first one loaded
+# Each way a Fashion-MNIST idx file can break its format; before the checks the first one loaded
 # silently, 5 images and 4 labels (torchvision reads each file's own count), and an image size other than 28x28 too
 IDX_FAULTS = {  # fault: (images file, labels file, the file the error must name, what it must say)
     "5 images, 4 labels": (_idx_bytes(_rng_bytes(5 * 784).reshape(5, 28, 28)), _idx_bytes(np.arange(4)), "both",

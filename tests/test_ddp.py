@@ -70,7 +70,7 @@ def test_a_launch_out_of_time_is_stopped_with_all_its_processes(tmp_path, monkey
     ({"out": "no/such/folder/run.pt"}, "out must be a file path in an existing folder"),
 ])
 def test_launch_checks_every_argument_before_starting_anything(tmp_path, monkeypatch, arguments, match):
-    """Issue 16 item 9: nproc_per_node=True with num_epochs=0 launched torchrun twice for a run that had to fail."""
+    """nproc_per_node=True with num_epochs=0 launched torchrun twice for a run that had to fail."""
     def no_process(*args, **kwargs):
         raise AssertionError(f"a process was started: {args}")
 
@@ -103,7 +103,7 @@ def _rank_logs(root, attempt, rank, stderr):
 
 
 def test_a_failure_names_the_first_failing_process_of_each_try_with_its_own_error(tmp_path):
-    """Issue 16 item 10: the message kept the last 1,500 characters of torchrun's mixed stderr, which held the other
+    """It used to keep the last 1,500 characters of torchrun's mixed stderr, which held the other
     rank's shutdown and torchrun's summary, not the error of the rank that aborted."""
     _rank_logs(tmp_path, 0, 0, "rank 0 was stopped\n" * 200)
     _rank_logs(tmp_path, 0, 1, "x" * 5000 + "\nterminate called after throwing an instance of 'gloo::IoException'\n"

@@ -166,6 +166,6 @@ def test_thread_policy_names_the_variable_for_a_bad_value(monkeypatch, value):
     (lambda: models.MLP(2, 2, dropout="0.5"), "dropout"),
 ])
 def test_wrong_types_and_degenerate_data_are_named(make, match):
-    """Issue 10 items 9 and 10 (today: TypeError, or all-NaN inputs from make_spirals(turns=0))."""
+    """Clear errors (were: TypeError, or all-NaN inputs from make_spirals(turns=0))."""
     with pytest.raises(ValueError, match=match):
         make()

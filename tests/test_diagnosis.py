@@ -141,7 +141,7 @@ def test_real_overfitting_turns_where_the_validation_loss_is_lowest():
     assert history.epoch["valid_loss"][-1] > 1.1 * history.best("valid_loss")[1]
 
 
-# ------------------------------------------------------- losses of any sign, histories of any lengths (issue 16.5)
+# ------------------------------------------------------- losses of any sign, histories of any lengths
 def gaussian_nll_run(num_steps=300, seed=0) -> History:
     """A real Gaussian negative log-likelihood: an MLP predicts a mean and a log-variance for y = sin(3x) + noise.
     Its loss starts near 0.5 and falls below 0, steadily, as the variance the model predicts shrinks."""

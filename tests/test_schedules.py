@@ -52,7 +52,7 @@ def test_as_lambda_lr_drives_every_group_with_its_ratio():
     (lambda: schedules.MultiStep(0.1, [30, 10]), "milestones must be strictly increasing"),
     (lambda: schedules.MultiStep(0.1, [10, 10]), "milestones must be strictly increasing"),
     (lambda: schedules.MultiStep(0.1, []), "milestones must be a non-empty"),
-    (lambda: schedules.MultiStep(0.1, 5), "milestones must be a non-empty list"),  # issue 10 item 9: was a TypeError
+    (lambda: schedules.MultiStep(0.1, 5), "milestones must be a non-empty list"),  # was a TypeError
     (lambda: schedules.Cosine(0.1, 10, min_lr="0"), "min_lr must be a finite number in \\[0, 0.1\\)"),  # item 9
     (lambda: schedules.Cosine(0.1, 10, min_lr=0.2), "min_lr"),
     (lambda: schedules.InverseTime(0.1, k=-1), "k must be"),

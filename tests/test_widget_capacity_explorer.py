@@ -22,7 +22,7 @@ def test_compute_returns_curves_and_caches_by_grid_point():
 
 
 def test_default_view_overfits_like_the_lessons_baseline():
-    """Issue 13: the default view shows the lesson's overfitting (its settings: 300 digits, 20% wrong, width 256, 400 updates)."""
+    """The default view shows the lesson's overfitting (its settings: 300 digits, 20% wrong, width 256, 400 updates)."""
     result = capacity_explorer.compute()
     lowest = min(result["valid_loss"])
     assert result["valid_loss"].index(lowest) < 20 and result["valid_loss"][-1] > 1.2 * lowest
