@@ -10,6 +10,7 @@ the site builder (``site --quick``). Setup happens once: a later call reinstalls
 changed. JupyterLab in .venv neither asks to fetch Jupyter news nor checks for updates (a classroom may be
 offline): the environment's ``share/jupyter/lab/settings/overrides.json`` turns both off.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,8 +72,15 @@ def ensure_chromium() -> None:
         return
     try:
         run("apt-get", "update", "-qq")
-        run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium",
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        run(
+            "apt-get",
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "chromium",
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
     except subprocess.CalledProcessError as error:
         print(f"could not install chromium ({error}); the browser tests will skip, or fail under CI", flush=True)
 
@@ -105,12 +113,18 @@ def site(build_args: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="course.py", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    parser = argparse.ArgumentParser(
+        prog="course.py",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+    )
     parser.add_argument("command", choices=("lab", "test", "site"), help="what to do")
-    parser.add_argument("arguments", nargs=argparse.REMAINDER,
-                        help="passed on to JupyterLab (lab), pytest (test) or the site builder (site)")
+    parser.add_argument(
+        "arguments",
+        nargs=argparse.REMAINDER,
+        help="passed on to JupyterLab (lab), pytest (test) or the site builder (site)",
+    )
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         parser.error("name a command: lab, test or site")

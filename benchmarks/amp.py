@@ -22,6 +22,7 @@ The CPU follows the course's thread policy (one thread unless ``COURSE_THREADS``
 
     .venv/bin/python benchmarks/amp.py [--steps 5] [--check]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,10 @@ from torch import nn
 from course_lib import memory, models
 from course_lib.device import apply_thread_policy, pick_device, seed_everything
 
-SIZES = {"cuda": dict(in_features=256, width=2048, depth=8, num_classes=10, batch_size=65536),
-         "cpu": dict(in_features=256, width=512, depth=3, num_classes=10, batch_size=2048)}
+SIZES = {
+    "cuda": dict(in_features=256, width=2048, depth=8, num_classes=10, batch_size=65536),
+    "cpu": dict(in_features=256, width=512, depth=3, num_classes=10, batch_size=2048),
+}
 DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 SPEEDUP_BOUND, MEMORY_BOUND = 2.0, 0.7
 
@@ -60,7 +63,7 @@ def train_step(model, optimizer, scaler, x, y, mode: str, device: torch.device) 
         loss = nn.functional.cross_entropy(model(x), y)
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()  # fp16: the scaled loss, so small gradients survive in fp16
-    scaler.step(optimizer)         # unscales; skips the step if a gradient is inf or NaN
+    scaler.step(optimizer)  # unscales; skips the step if a gradient is inf or NaN
     scaler.update()
 
 
@@ -79,8 +82,10 @@ def measure(mode: str, size: dict, device: torch.device, steps: int, warmup: int
         used = memory.cuda_peak_bytes(lambda: train_step(model, optimizer, scaler, x, y, mode, device), device)[0]
     else:
         dtype = DTYPES[mode]
-        with memory.SavedTensors(ignore=model.parameters()) as saved, \
-                torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+        with (
+            memory.SavedTensors(ignore=model.parameters()) as saved,
+            torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None),
+        ):
             nn.functional.cross_entropy(model(x), y)
         used = saved.bytes
     return {"seconds": statistics.median(times), "bytes": used}
@@ -111,12 +116,22 @@ def main(argv=None) -> int:
     apply_thread_policy()
     size = dict(SIZES[kind])
     steps, warmup = args.steps or (20 if kind == "cuda" else 5), 3 if kind == "cuda" else 2
-    where = f"CUDA GPU {torch.cuda.get_device_name(device)}" if kind == "cuda" else f"CPU (no CUDA GPU was found): {cpu_description()}"
-    print(f"device: {where}; MLP {size['in_features']} -> {size['depth']} x {size['width']} -> {size['num_classes']}, "
-          f"batch {size['batch_size']}, SGD, {steps} timed steps after {warmup} warm-up")
+    where = (
+        f"CUDA GPU {torch.cuda.get_device_name(device)}"
+        if kind == "cuda"
+        else f"CPU (no CUDA GPU was found): {cpu_description()}"
+    )
+    print(
+        f"device: {where}; MLP {size['in_features']} -> {size['depth']} x {size['width']} -> {size['num_classes']}, "
+        f"batch {size['batch_size']}, SGD, {steps} timed steps after {warmup} warm-up"
+    )
     if kind == "cuda":
         print(f"fp32 matrix products use TF32: {torch.backends.cuda.matmul.allow_tf32} (PyTorch's default is False)")
-    what = "peak allocated (torch.cuda.max_memory_allocated)" if kind == "cuda" else "bytes saved for backward (course_lib.memory)"
+    what = (
+        "peak allocated (torch.cuda.max_memory_allocated)"
+        if kind == "cuda"
+        else "bytes saved for backward (course_lib.memory)"
+    )
     while True:
         try:
             results = run_all(size, device, steps, warmup, what)
@@ -129,17 +144,23 @@ def main(argv=None) -> int:
     best = min((m for m in results if m != "fp32"), key=lambda m: results[m]["seconds"])
     speedup, ratio = fp32["seconds"] / results[best]["seconds"], results[best]["bytes"] / fp32["bytes"]
     for mode in (m for m in results if m != "fp32"):
-        print(f"{mode}: speedup {fp32['seconds'] / results[mode]['seconds']:.2f} x (fp32 time / {mode} time), "
-              f"memory {results[mode]['bytes'] / fp32['bytes']:.2f} x ({mode} / fp32)")
+        print(
+            f"{mode}: speedup {fp32['seconds'] / results[mode]['seconds']:.2f} x (fp32 time / {mode} time), "
+            f"memory {results[mode]['bytes'] / fp32['bytes']:.2f} x ({mode} / fp32)"
+        )
     if kind == "cuda":
         ok = speedup >= SPEEDUP_BOUND and ratio <= MEMORY_BOUND
-        print(f"{best} is the faster; the bounds for a GPU (speedup >= {SPEEDUP_BOUND}, memory <= {MEMORY_BOUND}): "
-              f"{'met' if ok else 'NOT met'}")
+        print(
+            f"{best} is the faster; the bounds for a GPU (speedup >= {SPEEDUP_BOUND}, memory <= {MEMORY_BOUND}): "
+            f"{'met' if ok else 'NOT met'}"
+        )
     else:
         ok = True
         slower = "slower" if speedup < 1 else "faster"
-        print(f"{best} is the faster of the two, and {slower} than fp32 on this CPU. The bounds "
-              f"(speedup >= {SPEEDUP_BOUND}, memory <= {MEMORY_BOUND}) apply to CUDA GPUs, not to CPUs")
+        print(
+            f"{best} is the faster of the two, and {slower} than fp32 on this CPU. The bounds "
+            f"(speedup >= {SPEEDUP_BOUND}, memory <= {MEMORY_BOUND}) apply to CUDA GPUs, not to CPUs"
+        )
     print(f"amp speedup: {speedup:.2f} x, memory: {ratio:.2f} x ({best} against fp32, measured on the {where})")
     return 0 if ok or not args.check else 1
 
@@ -152,8 +173,10 @@ def cpu_description() -> str:
         return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s), bf16 instructions: unknown"
     name = re.search(r"^model name\s*:\s*(.+)$", info, re.M)
     found = [flag for flag in ("avx512_bf16", "amx_bf16", "bf16") if re.search(rf"\b{flag}\b", info)]
-    return (f"{name.group(1).strip() if name else platform.machine()}, {torch.get_num_threads()} thread(s), "
-            f"bf16 instructions: {', '.join(found) or 'none'}")
+    return (
+        f"{name.group(1).strip() if name else platform.machine()}, {torch.get_num_threads()} thread(s), "
+        f"bf16 instructions: {', '.join(found) or 'none'}"
+    )
 
 
 if __name__ == "__main__":

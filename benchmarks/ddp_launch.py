@@ -9,6 +9,7 @@ failure (which names the first process to fail and shows its own error), and the
     .venv/bin/python benchmarks/ddp_launch.py                   # 50 launches beside 2 burners
     .venv/bin/python benchmarks/ddp_launch.py --runs 10 --burners 0
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,9 +54,11 @@ def main() -> None:
         for burner in burners:
             burner.kill()
             burner.wait()
-    print(f"{args.runs} launches beside {args.burners} burners on {os.cpu_count()} cores in "
-          f"{time.perf_counter() - start:.0f} s: ok {counts['ok']}, failed {counts['failed']}, "
-          f"timeout {counts['timeout']}")
+    print(
+        f"{args.runs} launches beside {args.burners} burners on {os.cpu_count()} cores in "
+        f"{time.perf_counter() - start:.0f} s: ok {counts['ok']}, failed {counts['failed']}, "
+        f"timeout {counts['timeout']}"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ The budget is 50 ms per change. Browser timings are wall-clock: run it on a quie
 
     .venv/bin/python -m benchmarks.site_sliders [site]     # from the repository root
 """
+
 from __future__ import annotations
 
 import statistics
@@ -49,32 +50,43 @@ def main(site: Path) -> None:
         raise SystemExit(f"no site at {site}: build it with python3 course.py site")
     every, stale, port = [], [], free_port()
     command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site)]
-    with server(command, port, Path(tempfile.gettempdir()) / "site_sliders-http.log", ready_path="/index.html"), \
-            sync_playwright() as playwright:
+    with (
+        server(command, port, Path(tempfile.gettempdir()) / "site_sliders-http.log", ready_path="/index.html"),
+        sync_playwright() as playwright,
+    ):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for file in sorted(path.name for path in site.glob("*.html")):
             page = browser.new_page()
-            page.on("console", lambda message, file=file: "no frame for" in message.text
-                    and stale.append(f"{file}: {message.text}"))
+            page.on(
+                "console",
+                lambda message, file=file: "no frame for" in message.text and stale.append(f"{file}: {message.text}"),
+            )
             page.goto(f"http://127.0.0.1:{port}/{file}", wait_until="networkidle")
             explorers = page.locator(".course-explorer")
             for index in range(explorers.count()):
                 explorer = explorers.nth(index)
                 explorer.scroll_into_view_if_needed()
-                page.wait_for_function("e => e.getAttribute('data-ready') === 'true'", arg=explorer.element_handle(), timeout=60_000)
+                page.wait_for_function(
+                    "e => e.getAttribute('data-ready') === 'true'", arg=explorer.element_handle(), timeout=60_000
+                )
                 move_every_control(page, explorer)
             page.wait_for_timeout(200)
             timings = [entry["ms"] for entry in page.evaluate("window.courseExplorerTimings || []")]
             if timings:
                 every += timings
-                print(f"{file}: {len(timings)} changes, median {statistics.median(timings):.1f} ms, max {max(timings):.1f} ms")
+                print(
+                    f"{file}: {len(timings)} changes, median {statistics.median(timings):.1f} ms, max {max(timings):.1f} ms"
+                )
             page.close()
         browser.close()
     every.sort()
     for line in stale:
         print(f"STALE {line}")
-    print(f"site slider response: median {statistics.median(every):.1f} ms, 95th percentile {every[int(0.95 * len(every))]:.1f} ms, "
-          f"max {every[-1]:.1f} ms over {len(every)} changes (budget 50 ms); {len(stale)} positions without a frame")
+    print(
+        f"site slider response: median {statistics.median(every):.1f} ms, "
+        f"95th percentile {every[int(0.95 * len(every))]:.1f} ms, "
+        f"max {every[-1]:.1f} ms over {len(every)} changes (budget 50 ms); {len(stale)} positions without a frame"
+    )
     if stale:
         raise SystemExit(1)
 

@@ -21,6 +21,7 @@ nudged by ``NUDGE``. The benchmark prints how many members the rule left out.
 
     .venv/bin/python benchmarks/sweep.py
 """
+
 from __future__ import annotations
 
 import math
@@ -30,11 +31,11 @@ import time
 import torch
 from torch import nn
 
-from course_lib.data import datasets, loaders
 from course_lib import models
-from course_lib.training import statuses
-from course_lib.lr import sweep
+from course_lib.data import datasets, loaders
 from course_lib.device import apply_thread_policy
+from course_lib.lr import sweep
+from course_lib.training import statuses
 
 NUM_LRS, NUM_STEPS, BATCH_SIZE, MOMENTUM, REPEATS, SEED = 32, 200, 128, 0.9, 3, 0
 NUDGE, CHAOS_TOLERANCE = 1e-7, 1e-3  # a nudge of a few float32 ulps; a move 10^4 times larger is chaos
@@ -76,8 +77,18 @@ def plain_runs() -> list[list[float]]:
 
 
 def vectorised() -> sweep.SweepResult:
-    return sweep.run_sweep(model_fn, X, y, "momentum", lrs=LRS, num_steps=NUM_STEPS, batch_size=BATCH_SIZE,
-                           momentum=MOMENTUM, seed=SEED, device="cpu")
+    return sweep.run_sweep(
+        model_fn,
+        X,
+        y,
+        "momentum",
+        lrs=LRS,
+        num_steps=NUM_STEPS,
+        batch_size=BATCH_SIZE,
+        momentum=MOMENTUM,
+        seed=SEED,
+        device="cpu",
+    )
 
 
 def max_difference(a: list[float], b: list[float]) -> float:
@@ -101,19 +112,32 @@ def main() -> None:
         cpu["plain"].append(seconds)
         wall["plain"].append(elapsed)
     chaotic = [max_difference(plain, plain_run(lr, NUDGE)) > CHAOS_TOLERANCE for lr, plain in zip(LRS, reference)]
-    diffs = [max_difference(mine, theirs) for mine, theirs, left_out in zip(result.losses, reference, chaotic) if not left_out]
+    diffs = [
+        max_difference(mine, theirs)
+        for mine, theirs, left_out in zip(result.losses, reference, chaotic)
+        if not left_out
+    ]
     fastest = {name: min(values) for name, values in cpu.items()}
-    print(f"{NUM_LRS} lrs from {LRS[0]:g} to {LRS[-1]:g}, SGD momentum {MOMENTUM}, {NUM_STEPS} steps, batch {BATCH_SIZE}, "
-          f"MLP 2-64-64-2, {torch.get_num_threads()} thread(s), {REPEATS} repeats")
-    print(f"CPU seconds, sweep: {', '.join(f'{t:.2f}' for t in cpu['sweep'])}; 32 plain runs: "
-          f"{', '.join(f'{t:.2f}' for t in cpu['plain'])}")
-    print(f"wall-clock medians: sweep {statistics.median(wall['sweep']):.2f} s, 32 plain runs {statistics.median(wall['plain']):.2f} s "
-          f"(ratio {statistics.median(wall['plain']) / statistics.median(wall['sweep']):.1f})")
+    print(
+        f"{NUM_LRS} lrs from {LRS[0]:g} to {LRS[-1]:g}, SGD momentum {MOMENTUM}, {NUM_STEPS} steps, batch {BATCH_SIZE}, "
+        f"MLP 2-64-64-2, {torch.get_num_threads()} thread(s), {REPEATS} repeats"
+    )
+    print(
+        f"CPU seconds, sweep: {', '.join(f'{t:.2f}' for t in cpu['sweep'])}; 32 plain runs: "
+        f"{', '.join(f'{t:.2f}' for t in cpu['plain'])}"
+    )
+    print(
+        f"wall-clock medians: sweep {statistics.median(wall['sweep']):.2f} s, "
+        f"32 plain runs {statistics.median(wall['plain']):.2f} s "
+        f"(ratio {statistics.median(wall['plain']) / statistics.median(wall['sweep']):.1f})"
+    )
     diverged = [f"{lr:.3g}@{step}" for lr, step in zip(LRS, result.diverged_at_step) if step is not None]
     print(f"diverged members (lr@step): {', '.join(diverged) or 'none'}")
     left_out = [f"{lr:.3g}" for lr, is_chaotic in zip(LRS, chaotic) if is_chaotic]
-    print(f"left out {len(left_out)} of {NUM_LRS} members as chaotic (lr {', '.join(left_out) or '-'}): their plain run's "
-          f"loss curve moves by more than {CHAOS_TOLERANCE:g} when every initial weight is nudged by {NUDGE:g}")
+    print(
+        f"left out {len(left_out)} of {NUM_LRS} members as chaotic (lr {', '.join(left_out) or '-'}): their plain run's "
+        f"loss curve moves by more than {CHAOS_TOLERANCE:g} when every initial weight is nudged by {NUDGE:g}"
+    )
     all_diffs = [max_difference(mine, theirs) for mine, theirs in zip(result.losses, reference)]
     print(f"max loss diff over all members, chaotic ones included: {max(all_diffs):.2e}")
     print(f"sweep speedup: {fastest['plain'] / fastest['sweep']:.1f} x, max loss diff: {max(diffs):.2e}")

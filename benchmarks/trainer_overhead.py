@@ -12,6 +12,7 @@ Every run is printed, and the wall-clock ratio too.
 
     .venv/bin/python benchmarks/trainer_overhead.py
 """
+
 from __future__ import annotations
 
 import statistics
@@ -59,7 +60,7 @@ def hand_loop(train_batches) -> float:
         model.eval()
         with torch.no_grad():
             outputs = model(split.X_valid)
-            valid_loss = nn.functional.cross_entropy(outputs, split.y_valid).item()
+            _valid_loss = nn.functional.cross_entropy(outputs, split.y_valid).item()  # the Trainer computes it too
             valid_accuracy = (outputs.argmax(1) == split.y_valid).float().mean().item()
     return valid_accuracy
 
@@ -77,8 +78,12 @@ def device_batches():
 
 
 def dataloader_batches():
-    loader = DataLoader(TensorDataset(split.X_train, split.y_train), batch_size=BATCH_SIZE, shuffle=True,
-                        generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        TensorDataset(split.X_train, split.y_train),
+        batch_size=BATCH_SIZE,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )
     return lambda: loader
 
 
@@ -89,8 +94,11 @@ def timed(function) -> tuple[float, float]:
 
 
 def main() -> None:
-    candidates = {"Trainer.fit": with_trainer, "hand loop, on-device tensors": lambda: hand_loop(device_batches()),
-                  "hand loop, DataLoader": lambda: hand_loop(dataloader_batches())}
+    candidates = {
+        "Trainer.fit": with_trainer,
+        "hand loop, on-device tensors": lambda: hand_loop(device_batches()),
+        "hand loop, DataLoader": lambda: hand_loop(dataloader_batches()),
+    }
     for function in candidates.values():  # warm up allocator and caches
         function()
     times, walls = {name: [] for name in candidates}, {name: [] for name in candidates}
@@ -103,13 +111,18 @@ def main() -> None:
     steps = NUM_EPOCHS * -(-len(split.X_train) // BATCH_SIZE)
     print(f"{NUM_EPOCHS} epochs, {steps} updates, batch {BATCH_SIZE}, MLP 64-128-128-10, Adam, {RUNS} runs each")
     for name, median in medians.items():
-        print(f"{name:>30}: fastest {median:.3f} CPU s ({1e6 * median / steps:.0f} us per update); "
-              f"all: {', '.join(f'{t:.3f}' for t in times[name])}")
+        print(
+            f"{name:>30}: fastest {median:.3f} CPU s ({1e6 * median / steps:.0f} us per update); "
+            f"all: {', '.join(f'{t:.3f}' for t in times[name])}"
+        )
     base = medians["hand loop, on-device tensors"]
     print(f"hand loop with DataLoader / hand loop on device: {medians['hand loop, DataLoader'] / base:.2f}")
     print(f"Trainer / hand loop with DataLoader: {medians['Trainer.fit'] / medians['hand loop, DataLoader']:.2f}")
     wall = {name: statistics.median(values) for name, values in walls.items()}
-    print(f"wall-clock ratio of the medians, Trainer / hand loop on device: {wall['Trainer.fit'] / wall['hand loop, on-device tensors']:.3f}")
+    print(
+        "wall-clock ratio of the medians, Trainer / hand loop on device: "
+        f"{wall['Trainer.fit'] / wall['hand loop, on-device tensors']:.3f}"
+    )
     print(f"trainer overhead ratio: {medians['Trainer.fit'] / base:.3f}")
 
 

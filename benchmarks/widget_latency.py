@@ -25,6 +25,7 @@ drags sooner than that may wait for a run.
 The last line reads ``widget latency median: M s, max: X s, reference figure: R s``. ``--check`` exits with
 status 1 when a bound is broken; an explorer that fails is reported and the exit status is 1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,11 @@ def widget_modules() -> list[str]:
     """The modules of ``course_lib.widgets`` that build an explorer."""
     import course_lib.widgets as package
 
-    return [info.name for info in pkgutil.iter_modules(package.__path__)
-            if hasattr(importlib.import_module(f"{package.__name__}.{info.name}"), "explorer")]
+    return [
+        info.name
+        for info in pkgutil.iter_modules(package.__path__)
+        if hasattr(importlib.import_module(f"{package.__name__}.{info.name}"), "explorer")
+    ]
 
 
 def reference_figure() -> tuple[float, float]:
@@ -114,8 +118,10 @@ def summary(times: list[tuple[float, float, float]]) -> str:
     if not times:
         return "no changes"
     cpus, walls = [t[0] for t in times], [t[1] for t in times]
-    return (f"median {statistics.median(cpus):.3f} s, max {max(cpus):.3f} s "
-            f"[wall {statistics.median(walls):.3f} / {max(walls):.3f}] over {len(times)}")
+    return (
+        f"median {statistics.median(cpus):.3f} s, max {max(cpus):.3f} s "
+        f"[wall {statistics.median(walls):.3f} / {max(walls):.3f}] over {len(times)}"
+    )
 
 
 def main(argv=None) -> int:
@@ -158,8 +164,10 @@ def main(argv=None) -> int:
             continue
         ahead = [t[2] for t in uncached + cached]
         trained = f" | ahead median {statistics.median(ahead):.1f} s, max {max(ahead):.1f} s" if settle else ""
-        print(f"{name:24s} build {build:.2f} s | uncached {summary(uncached)} | cached {summary(cached)}{trained}",
-              flush=True)
+        print(
+            f"{name:24s} build {build:.2f} s | uncached {summary(uncached)} | cached {summary(cached)}{trained}",
+            flush=True,
+        )
         changes += uncached + cached
 
     if not changes:
@@ -170,13 +178,19 @@ def main(argv=None) -> int:
     walls = [c[1] for c in changes]
     ok = median <= MEDIAN_SHARE * reference and worst <= MAX_SHARE * reference
     cpus = [r[0] for r in references]
-    print(f"reference figure: median {reference:.3f} s of CPU (from {min(cpus):.3f} to {max(cpus):.3f} over "
-          f"{len(references)} draws), wall {statistics.median(r[1] for r in references):.3f} s")
-    print(f"all changes: wall median {statistics.median(walls):.3f} s, max {max(walls):.3f} s "
-          "(a busy machine adds to these)")
-    print(f"bounds (median <= {MEDIAN_SHARE} R = {MEDIAN_SHARE * reference:.3f} s, max <= R = {reference:.3f} s, CPU): "
-          f"{'met' if ok else 'BROKEN'} over {len(changes)} changes; median {median / reference:.2f} R, "
-          f"max {worst / reference:.2f} R")
+    print(
+        f"reference figure: median {reference:.3f} s of CPU (from {min(cpus):.3f} to {max(cpus):.3f} over "
+        f"{len(references)} draws), wall {statistics.median(r[1] for r in references):.3f} s"
+    )
+    print(
+        f"all changes: wall median {statistics.median(walls):.3f} s, max {max(walls):.3f} s "
+        "(a busy machine adds to these)"
+    )
+    print(
+        f"bounds (median <= {MEDIAN_SHARE} R = {MEDIAN_SHARE * reference:.3f} s, max <= R = {reference:.3f} s, CPU): "
+        f"{'met' if ok else 'BROKEN'} over {len(changes)} changes; median {median / reference:.2f} R, "
+        f"max {worst / reference:.2f} R"
+    )
     if broken:
         print(f"failed: {', '.join(broken)}")
     print(f"widget latency median: {median:.3f} s, max: {worst:.3f} s, reference figure: {reference:.3f} s")

@@ -6,12 +6,22 @@ the course teaches: ``training`` (the loop and its parts), ``lr`` (schedules, sw
 ``data`` (data and augmentation), ``problems`` (problems with their model and a one-call training
 helper) and ``widgets``: ``from course_lib.lr import schedules``.
 """
-from .training.callbacks import Callback, LambdaCallback
+
 from .device import pick_device, seed_everything
+from .profiles import get_size
+from .training.callbacks import Callback, LambdaCallback
 from .training.early_stopping import EarlyStopping
 from .training.history import History
-from .profiles import get_size
 from .training.trainer import Trainer
 
-__all__ = ["Callback", "EarlyStopping", "History", "LambdaCallback", "Trainer", "get_size", "pick_device", "seed_everything"]
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "LambdaCallback",
+    "Trainer",
+    "get_size",
+    "pick_device",
+    "seed_everything",
+]
 __version__ = "0.1.0"

@@ -11,6 +11,7 @@ With ``COURSE_CLAIMS_LOG`` set to a file, every claim and exercise outcome is al
 line of JSON: ``python -m tools.notebooks check`` counts them there, since a widget redrawn in the same cell
 can clear the printed lines of a headless run.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,10 @@ def claim(condition: bool, statement: str) -> None:
         return
     if strict():
         raise AssertionError(f"the lesson claims: {statement!r}, but this run does not show it")
-    print(f"\N{BALLOT X} not in this run: {statement} (the course checks its claims for seeds 0, 1 and 2 at the smoke "
-          "and default sizes; a changed seed, size, device or piece of code can move a result)")
+    print(
+        f"\N{BALLOT X} not in this run: {statement} (the course checks its claims for seeds 0, 1 and 2 at the smoke "
+        "and default sizes; a changed seed, size, device or piece of code can move a result)"
+    )
 
 
 def exercise(check: Callable[[], None], what: str) -> None:

@@ -12,6 +12,7 @@ the gloo backend and on NVIDIA GPUs with NCCL:
 a test can check that two processes with batch ``B`` each give the run of one process with batch ``2B``.
 :func:`launch` runs that ``torchrun`` command from Python with a time limit, for a notebook on a busy machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,13 +32,12 @@ from torch.distributed.elastic.multiprocessing.errors import record
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
-from .data import datasets
 from . import metrics, models
-from .training.callbacks import Callback
+from .data import datasets
 from .device import apply_thread_policy, seed_everything, thread_count
+from .training.callbacks import Callback
 from .training.trainer import Trainer
 from .validate import check_int, check_number
-
 
 WAIT_FOR_OTHER_RANKS = 120  # seconds
 
@@ -63,8 +63,9 @@ def _data(path=None):
 
 def _trainer(model, device, lr, callbacks):
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    return Trainer(model, optimizer, metrics={"accuracy": metrics.accuracy}, device=device, progress=False,
-                   callbacks=callbacks)
+    return Trainer(
+        model, optimizer, metrics={"accuracy": metrics.accuracy}, device=device, progress=False, callbacks=callbacks
+    )
 
 
 def _valid_batches(valid, device):
@@ -89,8 +90,9 @@ def distributed_run(num_epochs: int = 3, batch_size: int = 32, lr: float = 0.1, 
         sampler = DistributedSampler(train_set, num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
         loader = DataLoader(train_set, batch_size=batch_size, sampler=sampler)
         seed_everything(seed)  # the same initial weights in every process (DDP also broadcasts rank 0's)
-        model = DistributedDataParallel(models.MLP(64, 10, width=64, depth=2).to(device),
-                                        device_ids=[local_rank] if use_nccl else None)
+        model = DistributedDataParallel(
+            models.MLP(64, 10, width=64, depth=2).to(device), device_ids=[local_rank] if use_nccl else None
+        )
         trainer = _trainer(model, device, lr, [SetEpoch(sampler)])
         history = trainer.fit(loader, _valid_batches(valid, device), num_epochs=num_epochs)
         weights = torch.cat([p.detach().flatten() for p in model.module.parameters()]).cpu()
@@ -99,11 +101,18 @@ def distributed_run(num_epochs: int = 3, batch_size: int = 32, lr: float = 0.1, 
         dist.barrier()  # no process starts to leave while another still reads what it sent
     finally:
         dist.destroy_process_group()
-    return {"backend": "nccl" if use_nccl else "gloo", "world_size": world_size, "device": str(device),
-            "batch_size_per_rank": batch_size, "num_epochs": num_epochs,
-            "losses_per_rank": [r["losses"] for r in every_rank], "weights": every_rank[0]["weights"],
-            "max_weight_difference_between_ranks": max(float((r["weights"] - weights).abs().max()) for r in every_rank),
-            "valid_accuracy": history.epoch["valid_accuracy"][-1], "seconds": time.perf_counter() - start}
+    return {
+        "backend": "nccl" if use_nccl else "gloo",
+        "world_size": world_size,
+        "device": str(device),
+        "batch_size_per_rank": batch_size,
+        "num_epochs": num_epochs,
+        "losses_per_rank": [r["losses"] for r in every_rank],
+        "weights": every_rank[0]["weights"],
+        "max_weight_difference_between_ranks": max(float((r["weights"] - weights).abs().max()) for r in every_rank),
+        "valid_accuracy": history.epoch["valid_accuracy"][-1],
+        "seconds": time.perf_counter() - start,
+    }
 
 
 class _SameBatchesAsRanks:
@@ -127,15 +136,22 @@ class _SameBatchesAsRanks:
             yield self.dataset.tensors[0][index], self.dataset.tensors[1][index]
 
 
-def single_process_run(world_size: int = 2, num_epochs: int = 3, batch_size: int = 32, lr: float = 0.1, seed: int = 0) -> dict:
+def single_process_run(
+    world_size: int = 2, num_epochs: int = 3, batch_size: int = 32, lr: float = 0.1, seed: int = 0
+) -> dict:
     """What ``world_size`` DDP processes compute, done by one process with ``world_size`` times the batch."""
     train_set, valid = _data()
     loader = _SameBatchesAsRanks(train_set, world_size, batch_size, seed)
     seed_everything(seed)
     model = models.MLP(64, 10, width=64, depth=2)
-    history = _trainer(model, "cpu", lr, [SetEpoch(loader)]).fit(loader, _valid_batches(valid, "cpu"), num_epochs=num_epochs)
-    return {"losses": history.step["loss"], "weights": torch.cat([p.detach().flatten() for p in model.parameters()]),
-            "valid_accuracy": history.epoch["valid_accuracy"][-1]}
+    history = _trainer(model, "cpu", lr, [SetEpoch(loader)]).fit(
+        loader, _valid_batches(valid, "cpu"), num_epochs=num_epochs
+    )
+    return {
+        "losses": history.step["loss"],
+        "weights": torch.cat([p.detach().flatten() for p in model.parameters()]),
+        "valid_accuracy": history.epoch["valid_accuracy"][-1],
+    }
 
 
 def launch(out, num_epochs: int = 1, nproc_per_node: int = 2, timeout: float = 180.0) -> dict:
@@ -155,11 +171,31 @@ def launch(out, num_epochs: int = 1, nproc_per_node: int = 2, timeout: float = 1
     check_number("timeout", timeout, low=0, include_low=False)
     data, logs = f"{out}.data.pt", f"{out}.logs"  # the digits, saved once here instead of loaded by every process
     train_set, (X_valid, y_valid) = _data()
-    torch.save({"X_train": train_set.tensors[0], "y_train": train_set.tensors[1], "X_valid": X_valid, "y_valid": y_valid}, data)
+    torch.save(
+        {"X_train": train_set.tensors[0], "y_train": train_set.tensors[1], "X_valid": X_valid, "y_valid": y_valid}, data
+    )
     shutil.rmtree(logs, ignore_errors=True)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc_per_node}",
-               "--max-restarts", "1", "--log-dir", logs, "--redirects", "3",  # each process's output to its own files
-               "-m", "course_lib.ddp_example", "--num-epochs", str(num_epochs), "--out", str(out), "--data", data]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc_per_node}",
+        "--max-restarts",
+        "1",
+        "--log-dir",
+        logs,
+        "--redirects",
+        "3",  # each process's output to its own files
+        "-m",
+        "course_lib.ddp_example",
+        "--num-epochs",
+        str(num_epochs),
+        "--out",
+        str(out),
+        "--data",
+        data,
+    ]
     env, start = {**os.environ, "OMP_NUM_THREADS": str(thread_count())}, time.perf_counter()
     output, code = _run(command, env, timeout)
     seconds, failures = time.perf_counter() - start, _failures(output, logs)
@@ -167,18 +203,29 @@ def launch(out, num_epochs: int = 1, nproc_per_node: int = 2, timeout: float = 1
     status = {0: "ok", None: "timeout"}.get(code, "failed")
     if code == 0:
         message = f"{stdout.strip()} | {seconds:.1f} s with process start-up" + "".join(
-            f"\n(torchrun started the processes again after the first try failed: {f})" for f in failures[:1])
+            f"\n(torchrun started the processes again after the first try failed: {f})" for f in failures[:1]
+        )
     elif code is None:
-        message = (f"torchrun did not finish within {timeout:g} s and was stopped with its processes. Starting "
-                   f"{nproc_per_node} Python processes that each import torch is slow on a busy machine{_load()}; "
-                   "nothing is wrong with the code: run the cell again when the machine is quieter.")
+        message = (
+            f"torchrun did not finish within {timeout:g} s and was stopped with its processes. Starting "
+            f"{nproc_per_node} Python processes that each import torch is slow on a busy machine{_load()}; "
+            "nothing is wrong with the code: run the cell again when the machine is quieter."
+        )
     elif failures:
         message = f"torchrun failed (exit status {code}); each process's output is under {logs}." + "".join(
-            f"\nTry {attempt + 1}: {failure}" for attempt, failure in enumerate(failures))
+            f"\nTry {attempt + 1}: {failure}" for attempt, failure in enumerate(failures)
+        )
     else:
         message = f"torchrun failed (exit status {code}) before its processes ran; its output ends:\n{output[-3000:]}"
-    return {"status": status, "message": message, "seconds": seconds, "stdout": stdout, "output": output,
-            "command": command, "logs": logs}
+    return {
+        "status": status,
+        "message": message,
+        "seconds": seconds,
+        "stdout": stdout,
+        "output": output,
+        "command": command,
+        "logs": logs,
+    }
 
 
 def _run(command, env, timeout):
@@ -199,12 +246,13 @@ def _run(command, env, timeout):
 def _failures(output: str, logs: str, keep: int = 2000) -> list[str]:
     """For each try that failed, in order: which process failed first, how, and the end of its own error output."""
     described = []  # torchrun's agent logs the process that failed first in each try (by the time of its failure)
-    for attempt, (code, local_rank) in enumerate(re.findall(r"failed \(exitcode: (-?\d+)\) local_rank: (\d+)",
-                                                            output)):
+    for attempt, (code, local_rank) in enumerate(re.findall(r"failed \(exitcode: (-?\d+)\) local_rank: (\d+)", output)):
         code, own = int(code), _rank_output(logs, attempt, int(local_rank), "stderr").strip()
         how = f"killed by {signal.Signals(-code).name}" if -code in signal.valid_signals() else f"exit code {code}"
-        described.append(f"local rank {local_rank} failed first ({how}); the end of its own error output:\n"
-                         f"{own[-keep:] if own else '(it wrote nothing to stderr)'}")
+        described.append(
+            f"local rank {local_rank} failed first ({how}); the end of its own error output:\n"
+            f"{own[-keep:] if own else '(it wrote nothing to stderr)'}"
+        )
     return described
 
 
@@ -239,9 +287,11 @@ def main(argv=None) -> None:
         parser.error("start me with torchrun, e.g. torchrun --standalone --nproc_per_node=2 -m course_lib.ddp_example")
     result = distributed_run(args.num_epochs, args.batch_size, args.lr, args.seed, args.data)
     if int(os.environ["RANK"]) == 0:
-        print(f"{result['world_size']} processes ({result['backend']}, {result['device']}): "
-              f"valid accuracy {result['valid_accuracy']:.3f}, ranks differ by "
-              f"{result['max_weight_difference_between_ranks']:.1e}, {result['seconds']:.1f} s")
+        print(
+            f"{result['world_size']} processes ({result['backend']}, {result['device']}): "
+            f"valid accuracy {result['valid_accuracy']:.3f}, ranks differ by "
+            f"{result['max_weight_difference_between_ranks']:.1e}, {result['seconds']:.1f} s"
+        )
         if args.out:
             torch.save(result, args.out)
 

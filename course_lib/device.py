@@ -3,6 +3,7 @@
 The device is chosen when asked, never at import time, so importing the course on a laptop or on
 Colab costs nothing and a test can force the CPU.
 """
+
 from __future__ import annotations
 
 import os

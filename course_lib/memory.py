@@ -17,6 +17,7 @@ gradient checkpointing shrink.
 >>> saved.bytes  # the input (16 x 4) and the ReLU's output (16 x 8), 4 bytes each
 768
 """
+
 from __future__ import annotations
 
 from typing import Callable, Iterable
@@ -42,9 +43,9 @@ class SavedTensors:
 
     def __init__(self, ignore: Iterable[torch.Tensor] = ()):
         self._ignored = {_storage_key(t) for t in ignore}
-        self._sizes: dict[tuple, int] = {}    # storage -> bytes of the largest view saved from it
+        self._sizes: dict[tuple, int] = {}  # storage -> bytes of the largest view saved from it
         self._dtypes: dict[tuple, torch.dtype] = {}
-        self.count = 0                        # pack calls, repeats included
+        self.count = 0  # pack calls, repeats included
         self._hooks = None
 
     def _pack(self, tensor: torch.Tensor) -> torch.Tensor:
@@ -56,7 +57,7 @@ class SavedTensors:
             self._dtypes[key] = tensor.dtype
         return tensor  # keep the tensor itself: counting must not change what backward sees
 
-    def __enter__(self) -> "SavedTensors":
+    def __enter__(self) -> SavedTensors:
         self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, lambda tensor: tensor)
         self._hooks.__enter__()
         return self
@@ -80,8 +81,10 @@ class SavedTensors:
 def saved_bytes(model: torch.nn.Module, *inputs: torch.Tensor, autocast_dtype: torch.dtype | None = None) -> int:
     """Bytes of activations ``model(*inputs)`` saves for backward (the parameters left out)."""
     device_type = inputs[0].device.type if inputs else "cpu"
-    with SavedTensors(ignore=model.parameters()) as saved, \
-            torch.autocast(device_type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
+    with (
+        SavedTensors(ignore=model.parameters()) as saved,
+        torch.autocast(device_type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None),
+    ):
         model(*inputs)
     return saved.bytes
 

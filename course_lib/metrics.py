@@ -3,6 +3,7 @@
 Over an epoch they are summed batch by batch, weighted by the batch's size, and divided once at the
 end: the sums stay on the device, so logging a metric costs no synchronisation per batch.
 """
+
 from __future__ import annotations
 
 import torch
@@ -11,7 +12,9 @@ import torch
 def accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Fraction of rows whose largest logit is the target class. outputs (B, C), targets (B,)."""
     if outputs.dim() != 2 or targets.dim() != 1 or len(outputs) != len(targets):
-        raise ValueError(f"accuracy expects outputs (B, C) and targets (B,), got {tuple(outputs.shape)} and {tuple(targets.shape)}")
+        raise ValueError(
+            f"accuracy expects outputs (B, C) and targets (B,), got {tuple(outputs.shape)} and {tuple(targets.shape)}"
+        )
     return (outputs.argmax(dim=1) == targets).float().mean()
 
 
@@ -27,8 +30,10 @@ def accuracy_of(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, batch_
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    correct = sum(int((model(X[i:i + batch_size].to(device)).argmax(dim=1) == y[i:i + batch_size].to(device)).sum())
-                  for i in range(0, len(X), batch_size))
+    correct = sum(
+        int((model(X[i : i + batch_size].to(device)).argmax(dim=1) == y[i : i + batch_size].to(device)).sum())
+        for i in range(0, len(X), batch_size)
+    )
     model.train(was_training)
     return correct / len(X)
 

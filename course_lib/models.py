@@ -1,4 +1,5 @@
 """The models the course trains: an MLP with every knob a lesson turns, and a small CNN."""
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,16 @@ class MLP(nn.Sequential):
     torch.Size([5, 2])
     """
 
-    def __init__(self, in_features: int, out_features: int, width: int = 64, depth: int = 2,
-                 activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        width: int = 64,
+        depth: int = 2,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+    ):
         check_int("in_features", in_features, 1)
         check_int("out_features", out_features, 1)
         check_int("width", width, 1)
@@ -59,10 +68,16 @@ class SmallCNN(nn.Module):
         check_int("width", width, 1)
         _check_dropout(dropout)
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(),
+            nn.Conv2d(in_channels, width, 3, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(),
             nn.MaxPool2d(2),
-            nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(),
+            nn.Conv2d(2 * width, 2 * width, 3, padding=1),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(),
             nn.AdaptiveAvgPool2d(1),  # any input size -> (B, 2*width, 1, 1)
         )
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(2 * width, num_classes))

@@ -7,6 +7,7 @@ same names. "momentum" and "nesterov" are SGD with momentum 0.9.
 >>> build("nesterov", [torch.zeros(3, requires_grad=True)], lr=0.1).defaults["nesterov"]
 True
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,5 +24,7 @@ def build(name: str, parameters, lr: float, weight_decay: float = 0.0) -> torch.
     check_number("weight_decay", weight_decay, 0)
     if name in ("sgd", "momentum", "nesterov"):
         momentum = 0.0 if name == "sgd" else 0.9
-        return torch.optim.SGD(parameters, lr=lr, momentum=momentum, nesterov=name == "nesterov", weight_decay=weight_decay)
+        return torch.optim.SGD(
+            parameters, lr=lr, momentum=momentum, nesterov=name == "nesterov", weight_decay=weight_decay
+        )
     return (torch.optim.Adam if name == "adam" else torch.optim.AdamW)(parameters, lr=lr, weight_decay=weight_decay)

@@ -2,6 +2,7 @@
 
 Every plot function takes ``ax=None`` (a new figure when missing) and returns the axes it drew on.
 """
+
 from __future__ import annotations
 
 from .training import statuses
@@ -70,7 +71,9 @@ def show_table(headers: list[str], rows: list[list]) -> str:
     Floats are shown with four significant digits; format them yourself (``f"{x:.1%}"``) for anything else.
     """
     if any(len(row) != len(headers) for row in rows):
-        raise ValueError(f"every row needs {len(headers)} cells (one per header), got lengths {sorted({len(r) for r in rows})}")
+        raise ValueError(
+            f"every row needs {len(headers)} cells (one per header), got lengths {sorted({len(r) for r in rows})}"
+        )
     cell = lambda value: f"{value:.4g}" if isinstance(value, float) else str(value)  # noqa: E731
     lines = ["| " + " | ".join(map(str, headers)) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]

@@ -4,6 +4,7 @@
 meant for CUDA. A notebook asks once for its size and derives every epoch count and data size from it
 with :func:`pick`, so the same code is the lecture, the test and the GPU run.
 """
+
 from __future__ import annotations
 
 import os

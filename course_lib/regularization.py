@@ -1,4 +1,5 @@
 """Regularizers: flooding (Ishida et al., 2020) and an L1 penalty act on the loss; weight decay on the weights."""
+
 from __future__ import annotations
 
 from typing import Callable

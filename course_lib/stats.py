@@ -11,6 +11,7 @@ The t-test is SciPy's (``scipy.stats.ttest_rel``), which scikit-learn already br
 >>> round(result.mean, 3), result.beyond(3)
 (0.16, True)
 """
+
 from __future__ import annotations
 
 import math

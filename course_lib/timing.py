@@ -5,6 +5,7 @@ done, so the clock is read only after ``torch.cuda.synchronize``. Another progra
 ever adds time, so the fastest of a few repeats is the steadiest estimate of the code's own cost; the
 median says what a user typically waits.
 """
+
 from __future__ import annotations
 
 import statistics

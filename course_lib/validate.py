@@ -12,6 +12,7 @@ Traceback (most recent call last):
 ...
 ValueError: lr must be a finite number > 0, got '0.1'
 """
+
 from __future__ import annotations
 
 import math
@@ -30,16 +31,30 @@ def check_int(name: str, value, minimum: int | None = None) -> int:
     return int(value)
 
 
-def check_number(name: str, value, low: float = -math.inf, high: float = math.inf, *, include_low: bool = True,
-                 include_high: bool = True, allow_none: bool = False) -> float | None:
+def check_number(
+    name: str,
+    value,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    include_low: bool = True,
+    include_high: bool = True,
+    allow_none: bool = False,
+) -> float | None:
     """``value`` must be a finite number between ``low`` and ``high``, each end included or not."""
     if value is None and allow_none:
         return None
-    ok = (is_number(value) and math.isfinite(value) and (low < value or (include_low and value == low))
-          and (value < high or (include_high and value == high)))
+    ok = (
+        is_number(value)
+        and math.isfinite(value)
+        and (low < value or (include_low and value == low))
+        and (value < high or (include_high and value == high))
+    )
     if not ok:
-        raise ValueError(f"{name} must be {'None or ' if allow_none else ''}a finite number {_range(low, high, include_low, include_high)}, "
-                         f"got {value!r}")
+        raise ValueError(
+            f"{name} must be {'None or ' if allow_none else ''}a finite number {_range(low, high, include_low, include_high)}, "
+            f"got {value!r}"
+        )
     return value
 
 

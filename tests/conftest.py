@@ -20,8 +20,12 @@ def notebook_runs(request, tmp_path_factory):
     """Every notebook run the selected tests read, made once and shared (see ``tests/notebook_runs.py``)."""
     from notebook_runs import NotebookRuns, needed_by
 
-    needed = [key for item in request.session.items if "notebook_runs" in getattr(item, "fixturenames", ())
-              for key in needed_by(item)]
+    needed = [
+        key
+        for item in request.session.items
+        if "notebook_runs" in getattr(item, "fixturenames", ())
+        for key in needed_by(item)
+    ]
     runs = NotebookRuns(needed, tmp_path_factory.mktemp("explorer-frames"))
     yield runs
     runs.close()
@@ -42,8 +46,10 @@ def chromium() -> str:
 
     problems = []
     if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        problems.append(f"Chromium is not installed at {CHROMIUM} (Debian: apt-get install chromium; "
-                        "`python3 course.py test` installs it when run as root)")
+        problems.append(
+            f"Chromium is not installed at {CHROMIUM} (Debian: apt-get install chromium; "
+            "`python3 course.py test` installs it when run as root)"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -54,4 +60,3 @@ def chromium() -> str:
             pytest.fail(f"CI=true but the browser tests cannot run: {reason}", pytrace=False)
         pytest.skip(reason)
     return CHROMIUM
-

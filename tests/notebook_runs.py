@@ -20,6 +20,7 @@ Runs go to a pool of two processes (one per core of the machine the suite is bud
 when the session starts, in the order the tests need them, so that they run while the unit tests do; each
 test waits for its own. The executed copies are kept in ``artifacts/notebooks/``.
 """
+
 from __future__ import annotations
 
 import ast
@@ -53,8 +54,10 @@ def _tree(source: str):
 
 
 def _raises_not_implemented(function: ast.FunctionDef) -> bool:
-    return any(isinstance(node, ast.Raise) and node.exc is not None
-               and "NotImplementedError" in ast.unparse(node.exc) for node in ast.walk(function))
+    return any(
+        isinstance(node, ast.Raise) and node.exc is not None and "NotImplementedError" in ast.unparse(node.exc)
+        for node in ast.walk(function)
+    )
 
 
 def exercise_stubs(lesson) -> list[str]:
@@ -62,8 +65,11 @@ def exercise_stubs(lesson) -> list[str]:
     names = []
     for cell in lesson.cells:
         tree = _tree(cell.source) if cell.cell_type == "code" else None
-        names += [node.name for node in (tree.body if tree else [])
-                  if isinstance(node, ast.FunctionDef) and _raises_not_implemented(node)]
+        names += [
+            node.name
+            for node in (tree.body if tree else [])
+            if isinstance(node, ast.FunctionDef) and _raises_not_implemented(node)
+        ]
     return names
 
 
@@ -115,17 +121,29 @@ def run(path: str, seed: int, frames: str | None) -> dict:
             notebook = with_exercise_rechecks(path)
         except ValueError as error:
             return {"errors": [(-1, f"the exercise re-checks cannot be made: {error}")], "output": None, "seconds": 0}
-        result = record_lesson(path, Path(frames) / path.stem, "quick", notebook=notebook, parameters=parameters,
-                               env=env, output=output, timeout=CELL_TIMEOUT, hook="tools.course_site.full_grid:record")
+        result = record_lesson(
+            path,
+            Path(frames) / path.stem,
+            "quick",
+            notebook=notebook,
+            parameters=parameters,
+            env=env,
+            output=output,
+            timeout=CELL_TIMEOUT,
+            hook="tools.course_site.full_grid:record",
+        )
         executed = result.pop("run")
         recording = {**result, "folder": str(Path(frames) / path.stem)}
     else:
-        executed = execute_notebook(path, output, cwd=path.parent, parameters=parameters, env=env,
-                                    timeout=CELL_TIMEOUT)
-    return {"errors": executed.errors, "output": str(output), "seconds": executed.seconds, "recording": recording,
-            "rechecks": [i for i, cell in enumerate(executed.notebook.cells)
-                         if RECHECK in cell.metadata.get("tags", [])],
-            "outside": executed.errors_outside(RECHECK)}
+        executed = execute_notebook(path, output, cwd=path.parent, parameters=parameters, env=env, timeout=CELL_TIMEOUT)
+    return {
+        "errors": executed.errors,
+        "output": str(output),
+        "seconds": executed.seconds,
+        "recording": recording,
+        "rechecks": [i for i, cell in enumerate(executed.notebook.cells) if RECHECK in cell.metadata.get("tags", [])],
+        "outside": executed.errors_outside(RECHECK),
+    }
 
 
 class NotebookRuns:
@@ -168,4 +186,3 @@ def needed_by(item) -> list[tuple[Path, int]]:
     if "path" in params:
         return [(params["path"], params.get("seed", 0))]
     return [(path, 0) for path in LESSONS]
-

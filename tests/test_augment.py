@@ -66,14 +66,26 @@ def test_strength_zero_changes_no_colours_but_still_crops(photo):
 
 def test_affine_matches_torchvision_and_rot90():
     x = torch.rand(3, 2, 12, 20)
-    angles, shifts, scales = torch.tensor([30.0, -17.0, 0.0]), torch.tensor([[1.0, -1.0], [2.0, 1.0], [0.0, 0.0]]), torch.tensor([1.2, 0.9, 1.0])
+    angles, shifts, scales = (
+        torch.tensor([30.0, -17.0, 0.0]),
+        torch.tensor([[1.0, -1.0], [2.0, 1.0], [0.0, 0.0]]),
+        torch.tensor([1.2, 0.9, 1.0]),
+    )
     moved = augment.affine(x, angles, shifts, scales, torch.zeros(3, dtype=torch.bool))
     for i in range(3):  # torchvision's affine turns clockwise, rotate counter-clockwise
-        expected = v2.functional.affine(x[i], angle=-angles[i].item(), translate=shifts[i].tolist(), scale=scales[i].item(),
-                                        shear=[0.0, 0.0], interpolation=v2.InterpolationMode.BILINEAR)
+        expected = v2.functional.affine(
+            x[i],
+            angle=-angles[i].item(),
+            translate=shifts[i].tolist(),
+            scale=scales[i].item(),
+            shear=[0.0, 0.0],
+            interpolation=v2.InterpolationMode.BILINEAR,
+        )
         torch.testing.assert_close(moved[i], expected, atol=1e-5, rtol=0)
     square = torch.rand(2, 1, 8, 8)
-    quarter = augment.affine(square, torch.full((2,), 90.0), torch.zeros(2, 2), torch.ones(2), torch.zeros(2, dtype=torch.bool))
+    quarter = augment.affine(
+        square, torch.full((2,), 90.0), torch.zeros(2, 2), torch.ones(2), torch.zeros(2, dtype=torch.bool)
+    )
     torch.testing.assert_close(quarter, torch.rot90(square, 1, dims=(2, 3)), atol=1e-5, rtol=0)
     mirrored = augment.affine(square, torch.zeros(2), torch.zeros(2, 2), torch.ones(2), torch.tensor([True, False]))
     torch.testing.assert_close(mirrored[0], square[0].flip(-1), atol=1e-5, rtol=0)
@@ -82,8 +94,14 @@ def test_affine_matches_torchvision_and_rot90():
 
 def test_padding_modes_fill_the_border_differently():
     images = torch.ones(1, 1, 8, 8)
-    shift = lambda mode: augment.affine(images, torch.zeros(1), torch.tensor([[3.0, 0.0]]), torch.ones(1),  # noqa: E731
-                                        torch.zeros(1, dtype=torch.bool), padding_mode=mode)
+    shift = lambda mode: augment.affine(
+        images,
+        torch.zeros(1),
+        torch.tensor([[3.0, 0.0]]),
+        torch.ones(1),  # noqa: E731
+        torch.zeros(1, dtype=torch.bool),
+        padding_mode=mode,
+    )
     assert shift("zeros")[..., :3].abs().max() == 0  # what came from outside is black
     torch.testing.assert_close(shift("reflection"), images)  # a constant image reflects into itself
     torch.testing.assert_close(shift("border"), images)
@@ -94,12 +112,21 @@ def test_padding_modes_fill_the_border_differently():
 def test_colour_matches_torchvision_image_by_image(photo):
     images = v2.functional.resize(photo, 24, antialias=True)[None].float().div(255).repeat(4, 1, 1, 1)  # (4, 3, 24, 36)
     images[1] = images[1].flip(0)  # other colours
-    b, c, s, h = torch.tensor([0.6, 1.4, 1.0, 1.2]), torch.tensor([1.3, 0.7, 1.0, 0.6]), torch.tensor([0.6, 1.4, 0.0, 1.1]), torch.tensor([0.1, -0.1, 0.0, 0.5])
+    b, c, s, h = (
+        torch.tensor([0.6, 1.4, 1.0, 1.2]),
+        torch.tensor([1.3, 0.7, 1.0, 0.6]),
+        torch.tensor([0.6, 1.4, 0.0, 1.1]),
+        torch.tensor([0.1, -0.1, 0.0, 0.5]),
+    )
     out = augment.colour(images, b, c, s, h)
     F = v2.functional
     for i in range(4):
-        expected = F.adjust_hue(F.adjust_saturation(F.adjust_contrast(F.adjust_brightness(images[i], b[i].item()), c[i].item()),
-                                                    s[i].item()), h[i].item())
+        expected = F.adjust_hue(
+            F.adjust_saturation(
+                F.adjust_contrast(F.adjust_brightness(images[i], b[i].item()), c[i].item()), s[i].item()
+            ),
+            h[i].item(),
+        )
         torch.testing.assert_close(out[i], expected, atol=1e-5, rtol=0)  # the same steps in another arithmetic order
     with pytest.raises(ValueError, match="images"):
         augment.colour(images[:, :1], b, c, s, h)
@@ -113,7 +140,9 @@ def test_random_colour_draws_per_image_and_keeps_its_probabilities():
     grey = (a[:, 0] == a[:, 1]).flatten(1).all(1) & (a[:, 1] == a[:, 2]).flatten(1).all(1)
     assert 0.1 < untouched.float().mean() < 0.3  # no jitter (p 0.2) and no grayscale (p 0.8): about 16%
     assert 0.1 < grey.float().mean() < 0.3  # grayscale with p 0.2
-    assert len({tuple(v.flatten().tolist()) for v in a[~untouched & ~grey]}) == int((~untouched & ~grey).sum())  # each its own
+    assert len({tuple(v.flatten().tolist()) for v in a[~untouched & ~grey]}) == int(
+        (~untouched & ~grey).sum()
+    )  # each its own
     torch.testing.assert_close(augment.random_colour(images, p_jitter=0.0, p_grayscale=0.0), images)
     for bad in ({"brightness": -0.1}, {"hue": 0.6}, {"saturation": "0.4"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
@@ -157,8 +186,14 @@ def test_batch_augmentation_changes_training_batches_only():
     X, y = split.X_train[:32], split.y_train[:32]
     model = models.SmallCNN(1, 10, width=4)
     callback = augment.BatchAugmentation(augment.random_affine, seed=1, degrees=30)
-    trainer = Spy(model, torch.optim.SGD(model.parameters(), lr=0.01), callbacks=[callback], progress=False, device="cpu")
-    trainer.fit(loaders.DeviceLoader(X, y, batch_size=32, shuffle=False), loaders.DeviceLoader(X, y, batch_size=32, shuffle=False), num_epochs=2)
+    trainer = Spy(
+        model, torch.optim.SGD(model.parameters(), lr=0.01), callbacks=[callback], progress=False, device="cpu"
+    )
+    trainer.fit(
+        loaders.DeviceLoader(X, y, batch_size=32, shuffle=False),
+        loaders.DeviceLoader(X, y, batch_size=32, shuffle=False),
+        num_epochs=2,
+    )
     train_inputs = [x for training, x in seen if training]
     valid_inputs = [x for training, x in seen if not training]
     assert len(train_inputs) == 2 and len(valid_inputs) == 2

@@ -11,6 +11,7 @@ one widget on a page Voila renders. Screenshots go to ``artifacts/browser/``.
 
 Without Chromium (``/usr/bin/chromium``) or Playwright the tests skip, except under CI (``CI=true``).
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,11 @@ def lr_notebook(folder: Path) -> tuple[str, str]:
     """The first of ``LR_NOTEBOOKS`` with a code cell that mentions its widget: (notebook, word)."""
     for name, mark in LR_NOTEBOOKS:
         path = folder / name
-        if path.exists() and any(mark in "".join(cell["source"]) for cell in json.loads(path.read_text())["cells"]
-                                 if cell["cell_type"] == "code"):
+        if path.exists() and any(
+            mark in "".join(cell["source"])
+            for cell in json.loads(path.read_text())["cells"]
+            if cell["cell_type"] == "code"
+        ):
             return name, mark
     pytest.fail(f"none of {LR_NOTEBOOKS} shows its learning rate widget")
 
@@ -107,7 +111,7 @@ def readout_matches_handle(slider) -> bool:
         value = float(slider.locator(".widget-readout").inner_text().strip())
     except ValueError:
         return False
-    return any(math.isclose(value, target, rel_tol=0.06) for target in (position, 10 ** position))
+    return any(math.isclose(value, target, rel_tol=0.06) for target in (position, 10**position))
 
 
 def move_slider_and_wait(page, slider, kernel: str, presses: int = KEY_PRESSES) -> str:
@@ -124,24 +128,31 @@ def move_slider_and_wait(page, slider, kernel: str, presses: int = KEY_PRESSES) 
     handle.focus()
     for _ in range(presses):
         handle.press(key)
-    page.wait_for_function("([readout, before]) => readout.innerText !== before",
-                           arg=[slider.locator(".widget-readout").element_handle(), before])
+    page.wait_for_function(
+        "([readout, before]) => readout.innerText !== before",
+        arg=[slider.locator(".widget-readout").element_handle(), before],
+    )
     deadline = time.monotonic() + 30
     while not readout_matches_handle(slider):
         assert time.monotonic() < deadline, "the readout never showed the slider's final value"
         time.sleep(0.1)
-    page.wait_for_function(f"""() => {{
+    page.wait_for_function(
+        f"""() => {{
         const kernel = {kernel}, log = window.__courseKernelLog;
         return kernel && kernel.status === 'idle' && log.some(entry => entry[1] === 'busy')
                && performance.now() - log[log.length - 1][0] > {KERNEL_QUIET_MS};
-    }}""", timeout=90_000, polling=200)
+    }}""",
+        timeout=90_000,
+        polling=200,
+    )
     return slider.locator(".widget-readout").inner_text()
 
 
 def error_outputs(page) -> list[str]:
     """Texts of stderr and error outputs on the page that show a traceback or an error."""
-    texts = page.locator('[data-mime-type="application/vnd.jupyter.stderr"], .jp-OutputArea-output.jp-mod-error'
-                         ).all_inner_texts()
+    texts = page.locator(
+        '[data-mime-type="application/vnd.jupyter.stderr"], .jp-OutputArea-output.jp-mod-error'
+    ).all_inner_texts()
     return [text[:2000] for text in texts if ERROR_MARK.search(text)]
 
 
@@ -172,8 +183,9 @@ def environment_settings(tmp_path: Path) -> tuple[str, ...]:
     if all(settings.get(plugin, {}).get(key) == value for plugin, key, value in wanted):
         return ()
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{written} lacks the course's settings {course.LAB_OVERRIDES}: course.py's setup did not "
-                    "write them")
+        pytest.fail(
+            f"{written} lacks the course's settings {course.LAB_OVERRIDES}: course.py's setup did not write them"
+        )
     return (f"--LabApp.app_settings_dir={course.write_lab_overrides(tmp_path / 'env').parent}",)
 
 
@@ -184,19 +196,31 @@ def test_lr_widget_in_jupyterlab(notebooks, page, tmp_path):
     started = time.monotonic()
     requests = []
     page.on("request", lambda request: requests.append(request.url))
-    with server(jupyter_lab_command(notebooks, port, runtime, environment_settings(tmp_path)), port,
-                ARTIFACTS / "jupyterlab.log", ready_path="/api",
-                env={"COURSE_SIZE": "smoke", "JUPYTER_RUNTIME_DIR": str(runtime / "runtime")}, cwd=notebooks):
+    with server(
+        jupyter_lab_command(notebooks, port, runtime, environment_settings(tmp_path)),
+        port,
+        ARTIFACTS / "jupyterlab.log",
+        ready_path="/api",
+        env={"COURSE_SIZE": "smoke", "JUPYTER_RUNTIME_DIR": str(runtime / "runtime")},
+        cwd=notebooks,
+    ):
         page.goto(f"http://127.0.0.1:{port}/lab/tree/{name}", timeout=120_000)
-        page.wait_for_function(f"""() => {{
+        page.wait_for_function(
+            f"""() => {{
             const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
             return panel && panel.context && panel.context.path === {json.dumps(name)} && panel.content
                    && panel.sessionContext.isReady && {LAB_KERNEL} && {LAB_KERNEL}.status === 'idle';
-        }}""", timeout=120_000, polling=250)
-        page.evaluate("() => window.jupyterapp.shell.leftCollapsed || window.jupyterapp.commands.execute('application:toggle-left-area')")
+        }}""",
+            timeout=120_000,
+            polling=250,
+        )
+        page.evaluate(
+            "() => window.jupyterapp.shell.leftCollapsed || window.jupyterapp.commands.execute('application:toggle-left-area')"
+        )
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        state = page.wait_for_function(f"""() => {{
+        state = page.wait_for_function(
+            f"""() => {{
             const panel = window.jupyterapp.shell.currentWidget, kernel = {LAB_KERNEL};
             const cells = panel.content.widgets.filter(cell => cell.model.type === 'code');
             const outputs = cells.flatMap(cell => cell.model.outputs.toJSON());
@@ -207,7 +231,10 @@ def test_lr_widget_in_jupyterlab(notebooks, page, tmp_path):
             if (kernel && kernel.status === 'idle' && !busy && (done || errors.length))
                 return {{cells: cells.length, errors: errors.map(e => JSON.stringify(e).slice(0, 2000))}};
             return null;
-        }}""", timeout=180_000, polling=500).json_value()
+        }}""",
+            timeout=180_000,
+            polling=500,
+        ).json_value()
         ran = time.monotonic() - started
         assert not state["errors"], f"{name} shows errors after running all cells: {state['errors']}"
         check_no_news_or_update_check(page, port, requests)
@@ -216,10 +243,13 @@ def test_lr_widget_in_jupyterlab(notebooks, page, tmp_path):
         cell.scroll_into_view_if_needed(timeout=30_000)
         slider = lr_sliders(page, cell).first
         slider.wait_for(state="visible", timeout=30_000)
-        readout, shot = move_slider_and_check_plot(page, slider, LAB_KERNEL, f"jupyterlab_{name.replace('.ipynb', '')}",
-                                                   f"JupyterLab, {name}", timeout=30_000)
-        print(f"JupyterLab {name}: ran in {ran:.0f} s, total {time.monotonic() - started:.0f} s, "
-              f"learning rate now {readout}, screenshot {shot}")
+        readout, shot = move_slider_and_check_plot(
+            page, slider, LAB_KERNEL, f"jupyterlab_{name.replace('.ipynb', '')}", f"JupyterLab, {name}", timeout=30_000
+        )
+        print(
+            f"JupyterLab {name}: ran in {ran:.0f} s, total {time.monotonic() - started:.0f} s, "
+            f"learning rate now {readout}, screenshot {shot}"
+        )
 
 
 def check_no_news_or_update_check(page, port: int, requests: list[str]) -> None:
@@ -250,14 +280,27 @@ def move_slider_and_check_plot(page, slider, kernel: str, shot_name: str, where:
 def test_widget_in_voila(notebooks, page):
     port = free_port()
     started = time.monotonic()
-    with server(voila_command(notebooks / VOILA_NOTEBOOK, port), port, ARTIFACTS / "voila.log",
-                env={"COURSE_SIZE": "smoke"}, cwd=notebooks):
+    with server(
+        voila_command(notebooks / VOILA_NOTEBOOK, port),
+        port,
+        ARTIFACTS / "voila.log",
+        env={"COURSE_SIZE": "smoke"},
+        cwd=notebooks,
+    ):
         page.goto(f"http://127.0.0.1:{port}/", timeout=180_000)  # Voila answers once the notebook has run
         slider = lr_sliders(page).first
         slider.wait_for(state="visible", timeout=60_000)
         page.wait_for_function(f"() => {VOILA_KERNEL} && {VOILA_KERNEL}.status === 'idle'", timeout=60_000)
         assert not error_outputs(page), f"Voila shows errors for {VOILA_NOTEBOOK}: {error_outputs(page)}"
-        readout, shot = move_slider_and_check_plot(page, slider, VOILA_KERNEL, f"voila_{VOILA_NOTEBOOK.replace('.ipynb', '')}",
-                                                   f"Voila, {VOILA_NOTEBOOK}", timeout=60_000)
-        print(f"Voila {VOILA_NOTEBOOK}: total {time.monotonic() - started:.0f} s, learning rate now {readout}, "
-              f"screenshot {shot}")
+        readout, shot = move_slider_and_check_plot(
+            page,
+            slider,
+            VOILA_KERNEL,
+            f"voila_{VOILA_NOTEBOOK.replace('.ipynb', '')}",
+            f"Voila, {VOILA_NOTEBOOK}",
+            timeout=60_000,
+        )
+        print(
+            f"Voila {VOILA_NOTEBOOK}: total {time.monotonic() - started:.0f} s, learning rate now {readout}, "
+            f"screenshot {shot}"
+        )

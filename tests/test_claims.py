@@ -68,7 +68,8 @@ def test_docstring_examples_run(module):
 
 def test_the_modules_with_examples_are_found():
     assert {"training.trainer", "training.statuses", "validate", "lr.sweep", "problems.digits", "optimizers"} <= set(
-        modules_with_examples())
+        modules_with_examples()
+    )
 
 
 def test_every_outcome_is_logged_when_asked(monkeypatch, tmp_path):
@@ -82,6 +83,8 @@ def test_every_outcome_is_logged_when_asked(monkeypatch, tmp_path):
     claims.claim(0, "it fails")
     claims.exercise(lambda: None, "ex")
     entries = [json.loads(line) for line in log.read_text().splitlines()]
-    assert entries == [{"kind": "claim", "held": True, "statement": "it holds"},
-                       {"kind": "claim", "held": False, "statement": "it fails"},
-                       {"kind": "exercise", "held": True, "statement": "ex"}]
+    assert entries == [
+        {"kind": "claim", "held": True, "statement": "it holds"},
+        {"kind": "claim", "held": False, "statement": "it fails"},
+        {"kind": "exercise", "held": True, "statement": "ex"},
+    ]

@@ -3,6 +3,7 @@
 A malformed file must fail with an error that names it: one that loads with 5 labels for 6 images pairs every later
 label with the wrong image, and nothing downstream can tell.
 """
+
 import gzip
 import pickle
 
@@ -20,11 +21,16 @@ def _write_cifar(root, n=20):
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for name in CIFAR_BATCHES:
-        batch = {"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), "labels": rng.integers(0, 10, n).tolist(),
-                 "batch_label": name, "filenames": [f"{name}_{i}.png" for i in range(n)]}
+        batch = {
+            "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+            "labels": rng.integers(0, 10, n).tolist(),
+            "batch_label": name,
+            "filenames": [f"{name}_{i}.png" for i in range(n)],
+        }
         (folder / name).write_bytes(pickle.dumps(batch))
-    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [f"class{i}" for i in range(10)],
-                                                         "num_cases_per_batch": n, "num_vis": 3072}))
+    (folder / "batches.meta").write_bytes(
+        pickle.dumps({"label_names": [f"class{i}" for i in range(10)], "num_cases_per_batch": n, "num_vis": 3072})
+    )
     return folder
 
 
@@ -168,28 +174,68 @@ def _rng_bytes(n):
 # Each way a Fashion-MNIST idx file can break its format; before the checks the first one loaded
 # silently, 5 images and 4 labels (torchvision reads each file's own count), and an image size other than 28x28 too
 IDX_FAULTS = {  # fault: (images file, labels file, the file the error must name, what it must say)
-    "5 images, 4 labels": (_idx_bytes(_rng_bytes(5 * 784).reshape(5, 28, 28)), _idx_bytes(np.arange(4)), "both",
-                           "5 images but .* 4 labels"),
-    "4 images, 5 labels": (_idx_bytes(_rng_bytes(4 * 784).reshape(4, 28, 28)), _idx_bytes(np.arange(5)), "both",
-                           "4 images but .* 5 labels"),
-    "a label of 10": (_idx_bytes(_rng_bytes(3 * 784).reshape(3, 28, 28)), _idx_bytes(np.array([1, 10, 2])), "labels",
-                      r"labels must be in 0-9.*10 at index 1"),
-    "images of 14x56": (_idx_bytes(_rng_bytes(3 * 784).reshape(3, 14, 56)), _idx_bytes(np.arange(3)), "images",
-                        r"28x28.*\(3, 14, 56\)"),
-    "a truncated images file": (_idx_bytes(_rng_bytes(3 * 784).reshape(3, 28, 28))[:-100], _idx_bytes(np.arange(3)),
-                                "images", "truncated or has extra bytes"),
-    "extra bytes after the labels": (_idx_bytes(_rng_bytes(3 * 784).reshape(3, 28, 28)),
-                                     _idx_bytes(np.arange(3)) + b"\0\0", "labels", "truncated or has extra bytes"),
-    "the labels' magic number on the images": (_idx_bytes(_rng_bytes(3 * 784)), _idx_bytes(np.arange(3)), "images",
-                                               "magic number 00000801, expected 00000803"),
-    "images stored as floats": (_idx_bytes(_rng_bytes(3 * 784).reshape(3, 28, 28), type_code=0x0D),
-                                _idx_bytes(np.arange(3)), "images", "magic number 00000d03, expected 00000803"),
-    "labels with two dimensions": (_idx_bytes(_rng_bytes(3 * 784).reshape(3, 28, 28)),
-                                   _idx_bytes(np.arange(6).reshape(3, 2)), "labels", "magic number 00000802"),
+    "5 images, 4 labels": (
+        _idx_bytes(_rng_bytes(5 * 784).reshape(5, 28, 28)),
+        _idx_bytes(np.arange(4)),
+        "both",
+        "5 images but .* 4 labels",
+    ),
+    "4 images, 5 labels": (
+        _idx_bytes(_rng_bytes(4 * 784).reshape(4, 28, 28)),
+        _idx_bytes(np.arange(5)),
+        "both",
+        "4 images but .* 5 labels",
+    ),
+    "a label of 10": (
+        _idx_bytes(_rng_bytes(3 * 784).reshape(3, 28, 28)),
+        _idx_bytes(np.array([1, 10, 2])),
+        "labels",
+        r"labels must be in 0-9.*10 at index 1",
+    ),
+    "images of 14x56": (
+        _idx_bytes(_rng_bytes(3 * 784).reshape(3, 14, 56)),
+        _idx_bytes(np.arange(3)),
+        "images",
+        r"28x28.*\(3, 14, 56\)",
+    ),
+    "a truncated images file": (
+        _idx_bytes(_rng_bytes(3 * 784).reshape(3, 28, 28))[:-100],
+        _idx_bytes(np.arange(3)),
+        "images",
+        "truncated or has extra bytes",
+    ),
+    "extra bytes after the labels": (
+        _idx_bytes(_rng_bytes(3 * 784).reshape(3, 28, 28)),
+        _idx_bytes(np.arange(3)) + b"\0\0",
+        "labels",
+        "truncated or has extra bytes",
+    ),
+    "the labels' magic number on the images": (
+        _idx_bytes(_rng_bytes(3 * 784)),
+        _idx_bytes(np.arange(3)),
+        "images",
+        "magic number 00000801, expected 00000803",
+    ),
+    "images stored as floats": (
+        _idx_bytes(_rng_bytes(3 * 784).reshape(3, 28, 28), type_code=0x0D),
+        _idx_bytes(np.arange(3)),
+        "images",
+        "magic number 00000d03, expected 00000803",
+    ),
+    "labels with two dimensions": (
+        _idx_bytes(_rng_bytes(3 * 784).reshape(3, 28, 28)),
+        _idx_bytes(np.arange(6).reshape(3, 2)),
+        "labels",
+        "magic number 00000802",
+    ),
     "random bytes": (_rng_bytes(3000).tobytes(), _idx_bytes(np.arange(3)), "images", "magic number"),
     "a header cut short": (b"\0\0\x08\x03\0\0", _idx_bytes(np.arange(3)), "images", "header"),
-    "gzip under the unpacked name": (gzip.compress(_idx_bytes(_rng_bytes(3 * 784).reshape(3, 28, 28))),
-                                     _idx_bytes(np.arange(3)), "images", "gzip-compressed"),
+    "gzip under the unpacked name": (
+        gzip.compress(_idx_bytes(_rng_bytes(3 * 784).reshape(3, 28, 28))),
+        _idx_bytes(np.arange(3)),
+        "images",
+        "gzip-compressed",
+    ),
 }
 
 

@@ -1,4 +1,5 @@
 """DDP for real: torchrun starts two processes that talk over gloo on this CPU."""
+
 import math
 import sys
 import time
@@ -54,23 +55,27 @@ def test_a_launch_out_of_time_is_stopped_with_all_its_processes(tmp_path, monkey
     assert not processes_mentioning(str(out)), "a worker outlived the stopped launch"
 
 
-@pytest.mark.parametrize("arguments, match", [
-    ({"nproc_per_node": 0}, "nproc_per_node must be an int >= 1"),
-    ({"nproc_per_node": True}, "nproc_per_node must be an int >= 1"),
-    ({"nproc_per_node": 2.0}, "nproc_per_node must be an int >= 1"),
-    ({"nproc_per_node": "2"}, "nproc_per_node must be an int >= 1"),
-    ({"num_epochs": 0}, "num_epochs must be an int >= 1"),
-    ({"num_epochs": True, "nproc_per_node": True}, "num_epochs must be an int >= 1"),
-    ({"num_epochs": 1.5}, "num_epochs must be an int >= 1"),
-    ({"timeout": 0}, "timeout must be a finite number > 0"),
-    ({"timeout": math.nan}, "timeout must be a finite number > 0"),
-    ({"timeout": math.inf}, "timeout must be a finite number > 0"),
-    ({"timeout": "60"}, "timeout must be a finite number > 0"),
-    ({"out": None}, "out must be a file path in an existing folder"),
-    ({"out": "no/such/folder/run.pt"}, "out must be a file path in an existing folder"),
-])
+@pytest.mark.parametrize(
+    "arguments, match",
+    [
+        ({"nproc_per_node": 0}, "nproc_per_node must be an int >= 1"),
+        ({"nproc_per_node": True}, "nproc_per_node must be an int >= 1"),
+        ({"nproc_per_node": 2.0}, "nproc_per_node must be an int >= 1"),
+        ({"nproc_per_node": "2"}, "nproc_per_node must be an int >= 1"),
+        ({"num_epochs": 0}, "num_epochs must be an int >= 1"),
+        ({"num_epochs": True, "nproc_per_node": True}, "num_epochs must be an int >= 1"),
+        ({"num_epochs": 1.5}, "num_epochs must be an int >= 1"),
+        ({"timeout": 0}, "timeout must be a finite number > 0"),
+        ({"timeout": math.nan}, "timeout must be a finite number > 0"),
+        ({"timeout": math.inf}, "timeout must be a finite number > 0"),
+        ({"timeout": "60"}, "timeout must be a finite number > 0"),
+        ({"out": None}, "out must be a file path in an existing folder"),
+        ({"out": "no/such/folder/run.pt"}, "out must be a file path in an existing folder"),
+    ],
+)
 def test_launch_checks_every_argument_before_starting_anything(tmp_path, monkeypatch, arguments, match):
     """nproc_per_node=True with num_epochs=0 launched torchrun twice for a run that had to fail."""
+
     def no_process(*args, **kwargs):
         raise AssertionError(f"a process was started: {args}")
 
@@ -106,8 +111,13 @@ def test_a_failure_names_the_first_failing_process_of_each_try_with_its_own_erro
     """It used to keep the last 1,500 characters of torchrun's mixed stderr, which held the other
     rank's shutdown and torchrun's summary, not the error of the rank that aborted."""
     _rank_logs(tmp_path, 0, 0, "rank 0 was stopped\n" * 200)
-    _rank_logs(tmp_path, 0, 1, "x" * 5000 + "\nterminate called after throwing an instance of 'gloo::IoException'\n"
-                               "  what():  Connection reset by peer\nFatal Python error: Aborted\n")
+    _rank_logs(
+        tmp_path,
+        0,
+        1,
+        "x" * 5000 + "\nterminate called after throwing an instance of 'gloo::IoException'\n"
+        "  what():  Connection reset by peer\nFatal Python error: Aborted\n",
+    )
     _rank_logs(tmp_path, 1, 0, "RuntimeError: the second try's own error\n")
     _rank_logs(tmp_path, 1, 1, "")
     first, second = ddp_example._failures(TORCHRUN_OUTPUT, str(tmp_path / "logs"))
@@ -142,7 +152,9 @@ def test_a_rank_that_fails_is_named_with_its_own_error(tmp_path, monkeypatch):
 def test_saved_data_is_the_courses_split(tmp_path):
     train_set, (X_valid, y_valid) = ddp_example._data()
     path = tmp_path / "data.pt"
-    torch.save({"X_train": train_set.tensors[0], "y_train": train_set.tensors[1], "X_valid": X_valid, "y_valid": y_valid}, path)
+    torch.save(
+        {"X_train": train_set.tensors[0], "y_train": train_set.tensors[1], "X_valid": X_valid, "y_valid": y_valid}, path
+    )
     loaded, (X_loaded, y_loaded) = ddp_example._data(path)
     assert all(torch.equal(a, b) for a, b in zip(loaded.tensors, train_set.tensors))
     assert torch.equal(X_loaded, X_valid) and torch.equal(y_loaded, y_valid)

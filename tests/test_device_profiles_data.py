@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.data import datasets, loaders
 from course_lib import device, models, profiles
+from course_lib.data import datasets, loaders
 
 
 def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
@@ -107,7 +107,9 @@ def test_device_loader_batches_shuffles_and_repeats():
     epoch = torch.cat([b[1] for b in loader])
     assert sorted(epoch.tolist()) == list(range(10)) and epoch.tolist() != list(range(10))
     again = loaders.DeviceLoader(X, y, batch_size=4, seed=0)
-    assert torch.equal(torch.cat([b[1] for b in again]), torch.cat([b[1] for b in loaders.DeviceLoader(X, y, 4, seed=0)]))
+    assert torch.equal(
+        torch.cat([b[1] for b in again]), torch.cat([b[1] for b in loaders.DeviceLoader(X, y, 4, seed=0)])
+    )
     assert len(loaders.DeviceLoader(X, y, 4, drop_last=True)) == 2
     ordered = loaders.DeviceLoader(X, y, 3, shuffle=False)
     assert torch.cat([b[1] for b in ordered]).tolist() == list(range(10))
@@ -157,14 +159,20 @@ def test_thread_policy_names_the_variable_for_a_bad_value(monkeypatch, value):
         device.thread_count()
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: loaders.DeviceLoader(torch.tensor(1.0), torch.tensor(0)), "must have a first dimension"),
-    (lambda: datasets.load_digits_split(valid_fraction="a"), "valid_fraction must be a finite number in \\[0, 1\\)"),
-    (lambda: datasets.split_tensors(torch.zeros(4), torch.zeros(4), test_fraction=None), "test_fraction"),
-    (lambda: datasets.make_spirals(10, turns=0), "turns must be a finite number > 0"),
-    (lambda: datasets.make_moons(10, noise="0.1"), "noise"),
-    (lambda: models.MLP(2, 2, dropout="0.5"), "dropout"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: loaders.DeviceLoader(torch.tensor(1.0), torch.tensor(0)), "must have a first dimension"),
+        (
+            lambda: datasets.load_digits_split(valid_fraction="a"),
+            "valid_fraction must be a finite number in \\[0, 1\\)",
+        ),
+        (lambda: datasets.split_tensors(torch.zeros(4), torch.zeros(4), test_fraction=None), "test_fraction"),
+        (lambda: datasets.make_spirals(10, turns=0), "turns must be a finite number > 0"),
+        (lambda: datasets.make_moons(10, noise="0.1"), "noise"),
+        (lambda: models.MLP(2, 2, dropout="0.5"), "dropout"),
+    ],
+)
 def test_wrong_types_and_degenerate_data_are_named(make, match):
     """Clear errors (were: TypeError, or all-NaN inputs from make_spirals(turns=0))."""
     with pytest.raises(ValueError, match=match):

@@ -8,7 +8,6 @@ from course_lib import History, Trainer, diagnosis, models
 from course_lib.data import datasets, loaders
 from course_lib.device import seed_everything
 
-
 # ---------------------------------------------------------------- generated curves
 noise = np.random.default_rng(0)
 
@@ -20,8 +19,10 @@ def steps(values, scale=0.02):
 
 
 def epochs(train, valid):
-    return History(epoch={"epoch": list(range(1, len(train) + 1)), "train_loss": list(train), "valid_loss": list(valid)},
-                   status="completed")
+    return History(
+        epoch={"epoch": list(range(1, len(train) + 1)), "train_loss": list(train), "valid_loss": list(valid)},
+        status="completed",
+    )
 
 
 t = np.arange(300)
@@ -31,12 +32,15 @@ GENERATED = {
     "plateau high": steps(np.where(t < 60, 2.3 - 1.5 * t / 60, 0.8 + 0.5 * np.abs(np.sin((t - 60) / 20)))),
     "exploded": steps(np.where(t < 20, 2.3 + 0.4 * t, 1.0 + 2.0 * np.exp(-(t - 20) / 30))),
     "diverged": History(step={"loss": [2.3, 2.1, 5.0, math.nan]}, status="diverged", diverged_at_step=3),
-    "overfitting": epochs(2 * np.exp(-np.arange(30) / 5) + 0.05,
-                          [0.3 + 2 * math.exp(-e / 5) + 0.02 * max(0, e - 12) for e in range(30)]),
-    "underfitting": epochs(np.r_[2.3 - 0.1 * np.arange(5), np.full(25, 1.8)] + 0.01 * noise.standard_normal(30),
-                           np.r_[2.3 - 0.1 * np.arange(5), np.full(25, 1.85)]),
+    "overfitting": epochs(
+        2 * np.exp(-np.arange(30) / 5) + 0.05, [0.3 + 2 * math.exp(-e / 5) + 0.02 * max(0, e - 12) for e in range(30)]
+    ),
+    "underfitting": epochs(
+        np.r_[2.3 - 0.1 * np.arange(5), np.full(25, 1.8)] + 0.01 * noise.standard_normal(30),
+        np.r_[2.3 - 0.1 * np.arange(5), np.full(25, 1.85)],
+    ),
     "too short": steps([2.3, 2.0, 1.8]),
-    "dead": steps(np.where(t < 5, 2.3 * 3.0 ** t, 2.31)),  # a spike, then flat where it started (ln 10)
+    "dead": steps(np.where(t < 5, 2.3 * 3.0**t, 2.31)),  # a spike, then flat where it started (ln 10)
 }
 
 
@@ -79,10 +83,25 @@ digits = datasets.load_digits_split()
 VARIANTS = {"seed 0": (0, 0.0), "seed 0 nudged 1e-7": (0, 1e-7), "seed 1": (1, 0.0), "seed 2": (2, 0.0)}
 
 
-def run(optimizer, lr, data="spirals", model=None, num_epochs=20, batch_size=64, num_samples=None, seed=0, nudge=0.0,
-        **options):
-    split = digits if data == "digits" else datasets.split_tensors(
-        *datasets.make_spirals(1200, seed=seed), valid_fraction=0.25, test_fraction=0.0, seed=seed)
+def run(
+    optimizer,
+    lr,
+    data="spirals",
+    model=None,
+    num_epochs=20,
+    batch_size=64,
+    num_samples=None,
+    seed=0,
+    nudge=0.0,
+    **options,
+):
+    split = (
+        digits
+        if data == "digits"
+        else datasets.split_tensors(
+            *datasets.make_spirals(1200, seed=seed), valid_fraction=0.25, test_fraction=0.0, seed=seed
+        )
+    )
     seed_everything(seed)
     model = model() if model else (models.MLP(2, 2, width=64) if data == "spirals" else models.MLP(64, 10, width=64))
     with torch.no_grad():
@@ -91,8 +110,11 @@ def run(optimizer, lr, data="spirals", model=None, num_epochs=20, batch_size=64,
     make = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[optimizer]
     trainer = Trainer(model, make(model.parameters(), lr=lr, **options), progress=False, device="cpu")
     X, y = split.X_train[:num_samples], split.y_train[:num_samples]
-    return trainer.fit(loaders.DeviceLoader(X, y, batch_size, seed=seed),
-                       loaders.DeviceLoader(split.X_valid, split.y_valid, 512, shuffle=False), num_epochs)
+    return trainer.fit(
+        loaders.DeviceLoader(X, y, batch_size, seed=seed),
+        loaders.DeviceLoader(split.X_valid, split.y_valid, 512, shuffle=False),
+        num_epochs,
+    )
 
 
 def big_mlp():
@@ -108,12 +130,21 @@ REAL = {  # case: (label or accepted labels, optimizer, lr, options of run), eac
     "adam lr 1e-2 is healthy": ("healthy", "adam", 1e-2, {}),
     "digits adam lr 1e-3 is healthy": ("healthy", "adam", 1e-3, {"data": "digits", "num_epochs": 10}),
     "sgd lr 1.5 is too large (chaotic)": (diagnosis.TOO_LARGE, "sgd", 1.5, {}),
-    "digits adam lr 0.1 on batches of 16 plateaus high": ("plateau high", "adam", 0.1, {"data": "digits", "num_epochs": 10, "batch_size": 16}),
+    "digits adam lr 0.1 on batches of 16 plateaus high": (
+        "plateau high",
+        "adam",
+        0.1,
+        {"data": "digits", "num_epochs": 10, "batch_size": 16},
+    ),
     "sgd lr 4 dies": ("dead", "sgd", 4.0, {}),
     "digits momentum lr 3 dies": ("dead", "sgd", 3.0, {"momentum": 0.9, "data": "digits", "num_epochs": 10}),
     "a 2-unit model underfits": ("underfitting", "adam", 1e-2, {"model": lambda: models.MLP(2, 2, width=2, depth=1)}),
-    "a big MLP on 60 digits overfits": ("overfitting", "adam", 3e-3, {"data": "digits", "model": big_mlp, "num_epochs": 60,
-                                                                       "batch_size": 20, "num_samples": 60}),
+    "a big MLP on 60 digits overfits": (
+        "overfitting",
+        "adam",
+        3e-3,
+        {"data": "digits", "model": big_mlp, "num_epochs": 60, "batch_size": 20, "num_samples": 60},
+    ),
 }
 
 
@@ -177,10 +208,11 @@ def test_a_loss_shifted_by_a_constant_reads_the_same_given_its_floor(label, shif
     """Every rule reads the loss above its floor, so moving both by the same constant changes no label,
     whatever the sign of the loss (a label-smoothed cross-entropy's floor is above 0, a shifted NLL's below)."""
     history = GENERATED[label]
-    moved = History(step={k: [v + shift if k == "loss" else v for v in values] for k, values in history.step.items()},
-                    epoch={k: [v + shift if k.endswith("loss") else v for v in values]
-                           for k, values in history.epoch.items()},
-                    status=history.status)
+    moved = History(
+        step={k: [v + shift if k == "loss" else v for v in values] for k, values in history.step.items()},
+        epoch={k: [v + shift if k.endswith("loss") else v for v in values] for k, values in history.epoch.items()},
+        status=history.status,
+    )
     result = diagnosis.diagnose(moved, floor=shift)
     assert result.label == label, result
     assert result.details["floor"] == shift and ("%" not in result.sentence or "above the floor" in result.sentence)

@@ -10,6 +10,7 @@ rather than downloading them again), imports every module, drives a widget there
 notebook 00 and a widget-heavy lesson at the smoke size in a kernel of that environment, each from a
 folder that holds nothing but the notebook.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,7 +34,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.install]
 
 def run(*command, **kwargs) -> subprocess.CompletedProcess:
     result = subprocess.run([str(c) for c in command], capture_output=True, text=True, **kwargs)
-    assert result.returncode == 0, f"{' '.join(map(str, command))} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"{' '.join(map(str, command))} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
     return result
 
 
@@ -86,7 +89,9 @@ print(json.dumps({"file": course_lib.__file__, "modules": modules, "versions": [
 """
     result = json.loads(run(colab_python, "-c", script, cwd=tmp_path).stdout.strip().splitlines()[-1])
     installed = Path(result["file"]).resolve()
-    assert "site-packages" in installed.parts and ROOT / "course_lib" not in installed.parents, "the wheel, not the checkout"
+    assert "site-packages" in installed.parts and ROOT / "course_lib" not in installed.parents, (
+        "the wheel, not the checkout"
+    )
     assert "course_lib.widgets.lr_explorer" in result["modules"]
     assert result["versions"] == ["7.7.1", "6.17.1", "7.34.0"]
     assert result["logged"] == 2 and result["changed"]
@@ -99,14 +104,26 @@ def test_notebook_runs_alone_in_an_empty_folder_with_the_installed_course(colab_
 
     kernels = tmp_path / "jupyter" / "kernels" / "colab"
     kernels.mkdir(parents=True)
-    (kernels / "kernel.json").write_text(json.dumps({
-        "argv": [str(colab_python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Colab-like", "language": "python"}))
+    (kernels / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [str(colab_python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Colab-like",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     folder = tmp_path / "colab"
     folder.mkdir()
     shutil.copy(ROOT / "notebooks" / name, folder / name)
-    run = execute_notebook(folder / name, folder / f"executed-{name}", cwd=folder, parameters={"SIZE": "smoke"},
-                           kernel_name="colab", timeout=300)
+    run = execute_notebook(
+        folder / name,
+        folder / f"executed-{name}",
+        cwd=folder,
+        parameters={"SIZE": "smoke"},
+        kernel_name="colab",
+        timeout=300,
+    )
     assert not run.errors
     assert any("course_lib" in "".join(c.source) for c in run.notebook.cells)

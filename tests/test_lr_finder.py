@@ -32,7 +32,9 @@ def test_model_optimizer_rng_and_loader_are_restored_bitwise(split, optimizer):
     trainer = Trainer(model, opt, progress=False, device="cpu")
     trainer.fit(loader, num_epochs=1)  # momentum / Adam buffers exist now, and must come back too
     weights = {k: v.clone() for k, v in model.state_dict().items()}
-    state = {i: {k: v.clone() if torch.is_tensor(v) else v for k, v in s.items()} for i, s in enumerate(opt.state.values())}
+    state = {
+        i: {k: v.clone() if torch.is_tensor(v) else v for k, v in s.items()} for i, s in enumerate(opt.state.values())
+    }
     lrs = [g["lr"] for g in opt.param_groups]
     model.eval()
     torch.manual_seed(7), random.seed(7), np.random.seed(7)
@@ -56,7 +58,7 @@ def test_lrs_grow_exponentially_and_smoothing_is_the_debiased_average(split):
     result = lr_finder.lr_find(model, opt, loader, start_lr=1e-6, end_lr=1e-2, num_steps=41, beta=0.9)
     assert result.lrs[0] == pytest.approx(1e-6) and result.lrs[-1] == pytest.approx(1e-2) and len(result.lrs) == 41
     ratios = [b / a for a, b in zip(result.lrs, result.lrs[1:])]
-    assert max(ratios) == pytest.approx(min(ratios)) == pytest.approx(10 ** 0.1)
+    assert max(ratios) == pytest.approx(min(ratios)) == pytest.approx(10**0.1)
     average = 0.0
     for i, (loss, smoothed) in enumerate(zip(result.losses, result.smoothed)):
         average = 0.9 * average + 0.1 * loss
@@ -86,7 +88,7 @@ def test_suggestion_rules_on_a_made_up_curve():
     lrs = [10 ** (-5 + i / 10) for i in range(61)]  # 1e-5 .. 10
     # flat at 2, falls along a smooth step centred at 1e-2, flat at 0.5, then rises from 1
     losses = [2 - 1.5 / (1 + math.exp(-4 * (math.log10(lr) + 2))) + max(0.0, math.log10(lr)) ** 2 for lr in lrs]
-    assert lr_finder.steepest(lrs, losses) == pytest.approx(10 ** -2.1, rel=0.3)
+    assert lr_finder.steepest(lrs, losses) == pytest.approx(10**-2.1, rel=0.3)
     suggestions = lr_finder.suggest(lrs, losses, skip_start=0, skip_end=0)
     assert suggestions["minimum/10"] == pytest.approx(lrs[losses.index(min(losses))] / 10)
     # the longest falling stretch runs from the first point to the minimum near lr = 1: valley is halfway along it
@@ -128,11 +130,19 @@ def test_plot_marks_every_suggestion(split):
     assert sum(label.startswith(tuple(lr_finder.SUGGESTIONS)) for label in labels) == 3
 
 
-@pytest.mark.parametrize("arguments, word", [
-    ({"start_lr": 0}, "start_lr"), ({"end_lr": 1e-9}, "end_lr"), ({"num_steps": 1}, "num_steps"),
-    ({"beta": 1.0}, "beta"), ({"stop_factor": 1}, "stop_factor"), ({"train_loader": None}, "train_loader"),
-    ({"optimizer": "sgd"}, "optimizer"), ({"model": 3}, "model"),
-])
+@pytest.mark.parametrize(
+    "arguments, word",
+    [
+        ({"start_lr": 0}, "start_lr"),
+        ({"end_lr": 1e-9}, "end_lr"),
+        ({"num_steps": 1}, "num_steps"),
+        ({"beta": 1.0}, "beta"),
+        ({"stop_factor": 1}, "stop_factor"),
+        ({"train_loader": None}, "train_loader"),
+        ({"optimizer": "sgd"}, "optimizer"),
+        ({"model": 3}, "model"),
+    ],
+)
 def test_bad_arguments_are_named(split, arguments, word):
     model, opt, loader = setup(split)
     call = {"model": model, "optimizer": opt, "train_loader": loader, **arguments}
@@ -180,8 +190,12 @@ def test_range_test_runs_on_the_trainer_with_amp_and_a_training_step_override(sp
     model, opt, _ = setup(split)
     X, y = split.X_train[:256], split.y_train[:256]
     batches = [(X[i : i + 64], y[i : i + 64], torch.ones(len(y[i : i + 64]))) for i in range(0, 256, 64)]
-    result = lr_finder.lr_find(model, opt, batches, start_lr=1e-4, end_lr=1, num_steps=20, trainer_class=Weighted, amp="bf16")
-    assert len(result.lrs) == len(result.losses) == len(result.centred) == 20 and set(result.suggestions) == set(lr_finder.SUGGESTIONS)
+    result = lr_finder.lr_find(
+        model, opt, batches, start_lr=1e-4, end_lr=1, num_steps=20, trainer_class=Weighted, amp="bf16"
+    )
+    assert len(result.lrs) == len(result.losses) == len(result.centred) == 20 and set(result.suggestions) == set(
+        lr_finder.SUGGESTIONS
+    )
     assert all(math.isfinite(v) for v in result.losses)
     with pytest.raises(ValueError, match="trainer_class"):
         lr_finder.lr_find(model, opt, batches, trainer_class=object)

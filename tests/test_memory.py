@@ -8,8 +8,13 @@ from course_lib import memory
 
 def mlp(inplace=False, width=32):
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(8, width), nn.ReLU(inplace=inplace), nn.Linear(width, width), nn.ReLU(inplace=inplace),
-                         nn.Linear(width, 3))
+    return nn.Sequential(
+        nn.Linear(8, width),
+        nn.ReLU(inplace=inplace),
+        nn.Linear(width, width),
+        nn.ReLU(inplace=inplace),
+        nn.Linear(width, 3),
+    )
 
 
 def test_saved_bytes_are_the_input_and_each_relu_output_once():

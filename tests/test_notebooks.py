@@ -7,6 +7,7 @@ seeds 0, 1 and 2, since a learner who changes the seed must still see every clai
 seed 0. ``COURSE_STRICT=1`` turns every ``claims.claim`` a lesson makes about its runs into an assertion,
 and every exercise check into one, so a change that breaks a lesson fails here.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,8 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 from nbval import plugin as nbval
-
 from notebook_runs import LESSONS, NOTEBOOKS, ROOT, SOLUTIONS, solutions_of
+
 from tools import repository
 
 RUNS = [(path, seed) for path in LESSONS for seed in (0, 1, 2)] + [(path, 0) for path in SOLUTIONS]
@@ -43,12 +44,22 @@ def test_notebook_executes_in_smoke_size(path, seed, notebook_runs):
 
 # nbval 0.11 in lax mode compares only the cells marked NBVAL_CHECK_OUTPUT (a comment or a cell tag), and in
 # them every output field except these (its IPyNbFile defaults without --nbdime); no sanitizers are configured.
-NBVAL_SKIP_COMPARE = ("metadata", "traceback", "prompt_number", "output_type", "name", "execution_count",
-                      "application/vnd.jupyter.widget-view+json", "image/png", "image/jpeg")
+NBVAL_SKIP_COMPARE = (
+    "metadata",
+    "traceback",
+    "prompt_number",
+    "output_type",
+    "name",
+    "execution_count",
+    "application/vnd.jupyter.widget-view+json",
+    "image/png",
+    "image/jpeg",
+)
 
 
 class _Cell:
     """What nbval's ``IPyNbCell.compare_outputs`` reads of the cell it runs in, as nbval sets it up in lax mode."""
+
     colors = nbval.nocolors
     compare_outputs = nbval.IPyNbCell.compare_outputs
     format_output_compare = nbval.IPyNbCell.format_output_compare
@@ -86,8 +97,10 @@ def output_differences(stored, executed) -> list[str]:
             continue
         comparison = _Cell()
         if not comparison.compare_outputs(nbval.coalesce_streams(ran.outputs), nbval.coalesce_streams(cell.outputs)):
-            problems.append(f"cell {index} (# NBVAL_CHECK_OUTPUT) differs from the stored output:\n"
-                            + "\n".join(map(str, comparison.comparison_traceback)))
+            problems.append(
+                f"cell {index} (# NBVAL_CHECK_OUTPUT) differs from the stored output:\n"
+                + "\n".join(map(str, comparison.comparison_traceback))
+            )
     return problems
 
 
@@ -103,8 +116,9 @@ def test_checked_outputs_match_the_stored_notebook(path, notebook_runs):
 
 
 def test_output_comparison_finds_a_changed_marked_cell():
-    stored = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)"),
-                                             nbformat.v4.new_code_cell("print(2)")])
+    stored = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)"), nbformat.v4.new_code_cell("print(2)")]
+    )
     for cell, text in zip(stored.cells, ("1\n", "2\n")):
         cell.execution_count = 1
         cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
@@ -114,8 +128,10 @@ def test_output_comparison_finds_a_changed_marked_cell():
     assert output_differences(stored, executed) == []
     executed.cells[0].outputs[0].text = "1.0\n"
     assert "cell 0 (# NBVAL_CHECK_OUTPUT) differs" in output_differences(stored, executed)[0]
-    executed.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1"),
-                                 nbformat.v4.new_output("stream", name="stdout", text="\n")]
+    executed.cells[0].outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="1"),
+        nbformat.v4.new_output("stream", name="stdout", text="\n"),
+    ]
     assert output_differences(stored, executed) == []  # streams are joined, as nbval joins them
 
 

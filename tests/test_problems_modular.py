@@ -1,4 +1,5 @@
 """Modular addition: the data, the member-batched embedding MLP, train_modular and grokking_curves."""
+
 import pytest
 import torch
 
@@ -15,8 +16,15 @@ def test_data_is_every_pair_once_labelled_by_the_sum_and_fixed_by_the_seed():
     assert torch.equal(data.X_train, again.X_train) and not torch.equal(data.X_train, other.X_train)
 
 
-@pytest.mark.parametrize("kwargs, word", [({"p": 1}, "p"), ({"train_fraction": 1.0}, "train_fraction"),
-                                          ({"train_fraction": 0.001, "p": 5}, "train_fraction"), ({"seed": -1}, "seed")])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"p": 1}, "p"),
+        ({"train_fraction": 1.0}, "train_fraction"),
+        ({"train_fraction": 0.001, "p": 5}, "train_fraction"),
+        ({"seed": -1}, "seed"),
+    ],
+)
 def test_bad_data_arguments_are_named(kwargs, word):
     with pytest.raises(ValueError, match=word):
         modular.modular_data(**{"p": 7, "train_fraction": 0.5, **kwargs})
@@ -39,7 +47,9 @@ def test_members_are_independent_networks_each_as_its_seed_draws_it():
     torch.testing.assert_close(single(X), h @ single.weight2[0] + single.bias2[0])
 
 
-@pytest.mark.parametrize("kwargs, word", [({"seeds": []}, "seeds"), ({"seeds": [0, -2]}, "seeds"), ({"hidden": 0}, "hidden")])
+@pytest.mark.parametrize(
+    "kwargs, word", [({"seeds": []}, "seeds"), ({"seeds": [0, -2]}, "seeds"), ({"hidden": 0}, "hidden")]
+)
 def test_bad_model_arguments_are_named(kwargs, word):
     with pytest.raises(ValueError, match=word):
         modular.EmbeddingMLP(**{"p": 7, **kwargs})
@@ -56,8 +66,16 @@ def test_train_modular_learns_the_training_pairs_and_repeats_itself():
     assert a.optimizer.param_groups[0]["weight_decay"] == modular.SETTINGS["smoke"]["weight_decay"]
 
 
-@pytest.mark.parametrize("kwargs, word", [({"optimizer": "lion"}, "optimizer"), ({"num_steps": 15}, "multiple"),
-                                          ({"size": "huge"}, "size"), ({"lr": 0}, "lr"), ({"weight_decay": -1}, "weight_decay")])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"optimizer": "lion"}, "optimizer"),
+        ({"num_steps": 15}, "multiple"),
+        ({"size": "huge"}, "size"),
+        ({"lr": 0}, "lr"),
+        ({"weight_decay": -1}, "weight_decay"),
+    ],
+)
 def test_bad_training_arguments_are_named(kwargs, word):
     with pytest.raises(ValueError, match=word):
         modular.train_modular(**{"num_steps": 10, "device": "cpu", **kwargs})
@@ -69,7 +87,9 @@ def test_grokking_curves_match_torch_optim_and_log_every_member():
     assert len(curves.valid_accuracy) == 4 and all(len(v) == 3 for v in curves.valid_accuracy)
     assert curves.members(1.0) == [1, 3] and curves.seconds > 0
     # member (seed 1, wd 1) is the run train_modular makes with torch.optim.AdamW, up to rounding
-    trainer = modular.train_modular(num_steps=20, steps_per_epoch=10, seed=1, weight_decay=1.0, size="smoke", device="cpu")
+    trainer = modular.train_modular(
+        num_steps=20, steps_per_epoch=10, seed=1, weight_decay=1.0, size="smoke", device="cpu"
+    )
     assert trainer.history.step["loss"][10] == pytest.approx(curves.train_loss[3][1], rel=1e-4)
     with pytest.raises(ValueError, match="weight_decay must be one of"):
         curves.members(3.0)

@@ -1,4 +1,5 @@
 """Digits that move: the canvas, the moves, the models and train_moved_digits."""
+
 import pytest
 import torch
 
@@ -27,8 +28,9 @@ def test_data_trains_centred_and_tests_moved_repeatably():
     assert rotated.X_test.shape == data.X_test.shape and not torch.equal(rotated.X_test, data.X_test)
 
 
-@pytest.mark.parametrize("kwargs, word", [({"move": "flip"}, "move"), ({"max_shift": 5}, "max_shift"),
-                                          ({"canvas": 4}, "canvas")])
+@pytest.mark.parametrize(
+    "kwargs, word", [({"move": "flip"}, "move"), ({"max_shift": 5}, "max_shift"), ({"canvas": 4}, "canvas")]
+)
 def test_bad_data_arguments_are_named(kwargs, word):
     with pytest.raises(ValueError, match=word):
         moved_digits.moved_digits_data(**kwargs)
@@ -49,13 +51,22 @@ def test_both_models_learn_the_centred_digits_and_repeat_themselves(kind):
 def test_augmentation_changes_the_batches_only():
     data = moved_digits.moved_digits_data(16, 4, seed=0)
     plain = moved_digits.train_moved_digits("mlp", num_epochs=1, data=data, device="cpu", size="smoke")
-    shifted = moved_digits.train_moved_digits("mlp", num_epochs=1, data=data, device="cpu", size="smoke", augment_shift=4)
+    shifted = moved_digits.train_moved_digits(
+        "mlp", num_epochs=1, data=data, device="cpu", size="smoke", augment_shift=4
+    )
     assert plain.history.step["loss"][0] != shifted.history.step["loss"][0]
     assert torch.equal(data.X_train, moved_digits.moved_digits_data(16, 4, seed=0).X_train)  # the data untouched
 
 
-@pytest.mark.parametrize("kwargs, word", [({"model": "rnn"}, "kind"), ({"augment_shift": 5}, "augment_shift"),
-                                          ({"optimizer": "adam"}, "optimizer"), ({"lr": -1.0}, "lr")])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"model": "rnn"}, "kind"),
+        ({"augment_shift": 5}, "augment_shift"),
+        ({"optimizer": "adam"}, "optimizer"),
+        ({"lr": -1.0}, "lr"),
+    ],
+)
 def test_bad_training_arguments_are_named(kwargs, word):
     with pytest.raises(ValueError, match=word):
         moved_digits.train_moved_digits(**{"num_epochs": 1, "device": "cpu", "size": "smoke", **kwargs})

@@ -1,4 +1,5 @@
 """The transformer on the standard library's bytes: corpus, windows, model, train_text and train_text_runs."""
+
 import math
 
 import pytest
@@ -51,8 +52,10 @@ def test_model_shapes_and_causality(norm):
     assert not torch.allclose(model(changed)[:, 5:], out[:, 5:])
 
 
-@pytest.mark.parametrize("kwargs, word", [({"norm": "mid"}, "norm"), ({"width": 10, "heads": 4}, "multiple of heads"),
-                                          ({"layers": 0}, "layers")])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [({"norm": "mid"}, "norm"), ({"width": 10, "heads": 4}, "multiple of heads"), ({"layers": 0}, "layers")],
+)
 def test_bad_model_arguments_are_named(kwargs, word):
     with pytest.raises(ValueError, match=word):
         text.TransformerLM(**kwargs)
@@ -80,15 +83,33 @@ def test_train_text_learns_and_repeats_itself(data):
     assert history.status == "completed" and history.num_steps == 60 and len(history.epoch["valid_loss"]) == 3
     assert history.step["loss"][0] > 5.0 and history.epoch["valid_loss"][-1] < 3.5  # ln 256 = 5.55 at the start
     assert history.step["loss"] == b.history.step["loss"]
-    post = text.train_text(lr=1e-2, num_steps=20, steps_per_epoch=20, size="smoke", data=data, device="cpu", norm="post",
-                           schedule="cosine", warmup_steps=5, optimizer="momentum", width=16)
+    post = text.train_text(
+        lr=1e-2,
+        num_steps=20,
+        steps_per_epoch=20,
+        size="smoke",
+        data=data,
+        device="cpu",
+        norm="post",
+        schedule="cosine",
+        warmup_steps=5,
+        optimizer="momentum",
+        width=16,
+    )
     assert post.model.blocks[0].norm == "post" and post.model.token.weight.shape == (256, 16)
     assert post.history.step["lr"][0] == pytest.approx(1e-2 / 5)
 
 
-@pytest.mark.parametrize("kwargs, word", [({"optimizer": "lion"}, "optimizer"), ({"num_steps": 12}, "multiple"),
-                                          ({"schedule": "cyclic"}, "schedule"), ({"grad_clip": 0}, "grad_clip"),
-                                          ({"size": "tiny"}, "size")])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"optimizer": "lion"}, "optimizer"),
+        ({"num_steps": 12}, "multiple"),
+        ({"schedule": "cyclic"}, "schedule"),
+        ({"grad_clip": 0}, "grad_clip"),
+        ({"size": "tiny"}, "size"),
+    ],
+)
 def test_bad_training_arguments_are_named(kwargs, word, data):
     with pytest.raises(ValueError, match=word):
         text.train_text(**{"num_steps": 10, "steps_per_epoch": 5, "data": data, "device": "cpu", **kwargs})
@@ -96,8 +117,12 @@ def test_bad_training_arguments_are_named(kwargs, word, data):
 
 def test_runs_keep_every_step_and_the_validation_curve(data):
     text._DATA[("smoke", text.stdlib_dir())] = data
-    runs = text.train_text_runs([{"lr": 1e-2, "num_steps": 20}, {"lr": 1e-2, "num_steps": 20, "optimizer": "adam"}],
-                                size="smoke", eval_every=10, device="cpu")
+    runs = text.train_text_runs(
+        [{"lr": 1e-2, "num_steps": 20}, {"lr": 1e-2, "num_steps": 20, "optimizer": "adam"}],
+        size="smoke",
+        eval_every=10,
+        device="cpu",
+    )
     assert [len(r.train_loss) for r in runs] == [20, 20] and runs[0].valid_steps == [10, 20]
     step, value = runs[0].best
     assert step in (10, 20) and value == min(runs[0].valid_loss) and math.isfinite(runs[1].final)

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib import Trainer, metrics, models
+from course_lib import Trainer, models
 from course_lib.data import datasets, loaders
 from course_lib.device import seed_everything
 from course_lib.regularization import Flooding, l1_penalty
@@ -12,7 +12,9 @@ def test_flooding_is_the_formula_and_zero_level_is_the_plain_loss():
     outputs, targets = torch.randn(16, 5), torch.randint(0, 5, (16,))
     plain = F.cross_entropy(outputs, targets)
     for level in (0.1, 0.5, 3.0):
-        assert Flooding(F.cross_entropy, level)(outputs, targets).item() == pytest.approx(abs(plain.item() - level) + level)
+        assert Flooding(F.cross_entropy, level)(outputs, targets).item() == pytest.approx(
+            abs(plain.item() - level) + level
+        )
     assert Flooding(F.cross_entropy, 0)(outputs, targets).item() == plain.item()
     assert "level=0.5" in repr(Flooding(F.cross_entropy, 0.5))
 
@@ -48,8 +50,15 @@ def test_flooded_training_loss_hovers_near_the_level():
     def run(loss_fn):
         seed_everything(0)
         model = models.MLP(64, 10, width=256)
-        trainer = Trainer(model, torch.optim.Adam(model.parameters(), lr=3e-3), loss_fn=loss_fn, progress=False,
-                          device="cpu", metrics={"ce": F.cross_entropy}, train_metrics=True)
+        trainer = Trainer(
+            model,
+            torch.optim.Adam(model.parameters(), lr=3e-3),
+            loss_fn=loss_fn,
+            progress=False,
+            device="cpu",
+            metrics={"ce": F.cross_entropy},
+            train_metrics=True,
+        )
         return trainer.fit(loaders.DeviceLoader(X, y, batch_size=40, seed=0), num_epochs=40).epoch["train_ce"]
 
     plain, flooded = run(F.cross_entropy), run(Flooding(F.cross_entropy, level))

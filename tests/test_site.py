@@ -19,6 +19,7 @@ paint with the new frame decoded) is printed and saved with the screenshots in `
 asserted about it, since the machine's load decides it.
 Without Chromium or Playwright the browser test skips, except under CI (``CI=true``).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,9 +31,9 @@ from urllib.parse import urldefrag, urljoin, urlparse
 
 import ipywidgets as w
 import pytest
+from notebook_runs import LESSONS
 
 from course_lib.widgets import base
-from notebook_runs import LESSONS
 from tools.course_site import pages
 from tools.course_site.build import attach, build
 from tools.course_site.full_grid import FOLDER as FULL_GRID
@@ -57,7 +58,10 @@ def test_snap_values_lists_every_position_of_each_kind_of_control():
     log = base.snap_values(base.log_slider("lr", 0.02, 1e-3, 1.0, steps_per_decade=1))
     assert [v for _, v in log] == pytest.approx([1e-3, 1e-2, 0.02, 1e-1, 1.0])  # the start is kept, off the grid
     assert log[2][0] == "2.0e-02"
-    assert base.snap_values(w.Dropdown(options=[("SGD", "sgd"), ("Adam", "adam")])) == [("SGD", "sgd"), ("Adam", "adam")]
+    assert base.snap_values(w.Dropdown(options=[("SGD", "sgd"), ("Adam", "adam")])) == [
+        ("SGD", "sgd"),
+        ("Adam", "adam"),
+    ]
     assert base.snap_values(w.SelectionSlider(options=(2, 4, 8), value=4)) == [("2", 2), ("4", 4), ("8", 8)]
     assert base.snap_values(w.Checkbox(value=False)) == [("off", False), ("on", True)]
     assert base.snap_values(w.IntSlider(value=0, min=0, max=5, step=2))[-1] == ("5", 5)  # max is a position too
@@ -84,9 +88,11 @@ def test_start_records_each_explorer_a_later_cell_builds():
     seen = []
     callback = record.start(seen.append)
     try:
-        assert shell.run_cell("import ipywidgets as w\nfrom course_lib.widgets import base\n"
-                              "built = base.connect({'value': w.FloatSlider(value=2.0)}, base.LiveFigure("
-                              "lambda fig, value: fig.add_subplot().plot([0, value]) and None))").success
+        assert shell.run_cell(
+            "import ipywidgets as w\nfrom course_lib.widgets import base\n"
+            "built = base.connect({'value': w.FloatSlider(value=2.0)}, base.LiveFigure("
+            "lambda fig, value: fig.add_subplot().plot([0, value]) and None))"
+        ).success
         assert shell.run_cell("after = 1").success
     finally:
         shell.events.unregister("post_run_cell", callback)
@@ -97,16 +103,36 @@ def test_grid_fits_the_budget_and_keeps_the_start_and_both_ends():
     chosen = plan({"patience": (21, 5), "factor": (19, 9)}, max_frames=72, max_values=None)
     assert len(chosen["patience"]) * len(chosen["factor"]) <= 72
     assert {0, 5, 20} <= set(chosen["patience"]) and {0, 9, 18} <= set(chosen["factor"])
-    assert plan({"lr": (28, 10), "optimizer": (3, 1)}, max_frames=9, max_values=3) == {"lr": [0, 10, 27], "optimizer": [0, 1, 2]}
+    assert plan({"lr": (28, 10), "optimizer": (3, 1)}, max_frames=9, max_values=3) == {
+        "lr": [0, 10, 27],
+        "optimizer": [0, 1, 2],
+    }
     assert plan({"lr": (28, 10)}, max_frames=72, max_values=None) == {"lr": list(range(28))}
 
 
 def manifest(varied: dict[str, int], frames: list[str]) -> dict:
     """A manifest as the recorder writes it: ``varied`` maps each varied slider to its number of positions."""
-    controls = [{"name": name, "description": name, "kind": "slider", "varied": True,
-                 "labels": [str(i) for i in range(n)], "start": 0} for name, n in varied.items()]
-    return {"id": "x", "varied": list(varied), "controls": controls, "frames": {key: [0, 0] for key in frames},
-            "images": ["a.webp"], "texts": ["a"], "size": [10, 10], "cell": 3}
+    controls = [
+        {
+            "name": name,
+            "description": name,
+            "kind": "slider",
+            "varied": True,
+            "labels": [str(i) for i in range(n)],
+            "start": 0,
+        }
+        for name, n in varied.items()
+    ]
+    return {
+        "id": "x",
+        "varied": list(varied),
+        "controls": controls,
+        "frames": {key: [0, 0] for key in frames},
+        "images": ["a.webp"],
+        "texts": ["a"],
+        "size": [10, 10],
+        "cell": 3,
+    }
 
 
 def test_builder_refuses_an_explorer_that_offers_a_setting_without_a_frame(tmp_path):
@@ -166,8 +192,9 @@ def test_site_works_offline_in_a_browser(tmp_path, chromium, notebook_runs):
     from tools.browser import CHROMIUM_ARGS, free_port, server
 
     out = tmp_path / "site"
-    recordings = {path.stem: notebook_runs.get(path, 0)["recording"] or {"error": "its seed-0 run failed"}
-                  for path in LESSONS}
+    recordings = {
+        path.stem: notebook_runs.get(path, 0)["recording"] or {"error": "its seed-0 run failed"} for path in LESSONS
+    }
     started = time.monotonic()
     report = build(out, quick=True, recordings=recordings)
     built = time.monotonic() - started
@@ -177,8 +204,15 @@ def test_site_works_offline_in_a_browser(tmp_path, chromium, notebook_runs):
     port = free_port()
     from playwright.sync_api import sync_playwright
 
-    with server([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(out)], port,
-                ARTIFACTS / "http.log", ready_path="/index.html"), sync_playwright() as playwright:
+    with (
+        server(
+            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(out)],
+            port,
+            ARTIFACTS / "http.log",
+            ready_path="/index.html",
+        ),
+        sync_playwright() as playwright,
+    ):
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             results = check_site(browser, f"http://127.0.0.1:{port}/", out, report["page_files"])
@@ -186,13 +220,21 @@ def test_site_works_offline_in_a_browser(tmp_path, chromium, notebook_runs):
             browser.close()
     timings = sorted(t for r in results for t in r["timings"])
     assert timings, "no explorer answered a change"
-    summary = {"build_seconds": round(built, 1), "pages": len(results), "explorers": len(report["explorers"]),
-               "site_bytes": report["bytes"], "responses": len(timings), "median_response_ms": timings[len(timings) // 2],
-               "slowest_response_ms": timings[-1]}
+    summary = {
+        "build_seconds": round(built, 1),
+        "pages": len(results),
+        "explorers": len(report["explorers"]),
+        "site_bytes": report["bytes"],
+        "responses": len(timings),
+        "median_response_ms": timings[len(timings) // 2],
+        "slowest_response_ms": timings[-1],
+    }
     (ARTIFACTS / "summary.json").write_text(json.dumps({**summary, "pages_checked": results}, indent=1))
-    print(f"site (quick): pages built in {built:.0f} s from the lessons' seed-0 runs, {summary['pages']} pages, "
-          f"{summary['explorers']} explorers, {report['bytes'] / 1e6:.1f} MB; {len(timings)} explorer responses in the "
-          f"browser, median {summary['median_response_ms']:.0f} ms, slowest {summary['slowest_response_ms']:.0f} ms")
+    print(
+        f"site (quick): pages built in {built:.0f} s from the lessons' seed-0 runs, {summary['pages']} pages, "
+        f"{summary['explorers']} explorers, {report['bytes'] / 1e6:.1f} MB; {len(timings)} explorer responses in the "
+        f"browser, median {summary['median_response_ms']:.0f} ms, slowest {summary['slowest_response_ms']:.0f} ms"
+    )
 
 
 def check_site(browser, url: str, folder: Path, files: list[str]) -> list[dict]:
@@ -218,9 +260,14 @@ def check_site(browser, url: str, folder: Path, files: list[str]) -> list[dict]:
             page.on("console", lambda message, errors=errors: message.type == "error" and errors.append(message.text))
             page.on("pageerror", lambda error, errors=errors: errors.append(str(error)))
             page.on("requestfailed", lambda request: failed.append(f"{request.url} ({request.failure})"))
-            page.on("response", lambda response: response.status >= 400 and failed.append(f"{response.url} ({response.status})"))
+            page.on(
+                "response",
+                lambda response: response.status >= 400 and failed.append(f"{response.url} ({response.status})"),
+            )
             page.goto(urljoin(url, file), wait_until="networkidle", timeout=120_000)
-            page.wait_for_function("() => !window.MathJax || !MathJax.Hub || MathJax.Hub.queue.pending === 0", timeout=60_000)
+            page.wait_for_function(
+                "() => !window.MathJax || !MathJax.Hub || MathJax.Hub.queue.pending === 0", timeout=60_000
+            )
             check_links(page, url, folder, file)
             explorers = page.locator(".course-explorer")
             timings = []
@@ -244,10 +291,12 @@ def check_links(page, url: str, folder: Path, file: str) -> None:
         target, fragment = urldefrag(href)
         if not target.startswith(url):
             continue  # Colab, GitHub, the papers: links out, never loaded by the page itself
-        path = folder / target[len(url):]
+        path = folder / target[len(url) :]
         assert path.is_file(), f"{file}: link to {href} names no file of the site"
         if fragment and path.name == file:
-            found = page.evaluate("id => [id, decodeURIComponent(id)].some(i => document.getElementById(i) !== null)", fragment)
+            found = page.evaluate(
+                "id => [id, decodeURIComponent(id)].some(i => document.getElementById(i) !== null)", fragment
+            )
             assert found, f"{file}: link to #{fragment} names no element"
 
 
@@ -260,7 +309,9 @@ def check_explorer(page, explorer, file: str, shot: str) -> list[float]:
     """
     name = explorer.get_attribute("id")
     explorer.scroll_into_view_if_needed()
-    page.wait_for_function("e => e.getAttribute('data-ready') === 'true'", arg=explorer.element_handle(), timeout=60_000)
+    page.wait_for_function(
+        "e => e.getAttribute('data-ready') === 'true'", arg=explorer.element_handle(), timeout=60_000
+    )
     image, text = explorer.locator("img.ce-frame"), explorer.locator(".ce-text")
     data = json.loads(explorer.locator("script.ce-data").text_content())
     has_text = any(t.strip() for t in data["texts"])
@@ -275,24 +326,30 @@ def check_explorer(page, explorer, file: str, shot: str) -> list[float]:
         start_image, start_text = image.get_attribute("src"), text.inner_text()
         changed = False
         if kind == "select":
-            moves = [lambda option=option: control.select_option(index=option)
-                     for option in range(control.locator("option").count())]
+            moves = [
+                lambda option=option: control.select_option(index=option)  # noqa: B023 (called in this loop)
+                for option in range(control.locator("option").count())
+            ]
         elif kind == "checkbox":
             moves = [control.click, control.click]
         else:  # a range: the near end, then every position from there, as the arrow keys go
             control.focus()
             keys = ["Home"] + ["ArrowRight"] * int(control.get_attribute("max"))
-            moves = [lambda key=key: control.press(key) for key in keys]
+            moves = [lambda key=key: control.press(key) for key in keys]  # noqa: B023 (called in this loop)
         for move in moves:
             move()
-            key = ",".join(map(str, start[:index] + [control_position(control)] + start[index + 1:]))
+            key = ",".join(map(str, start[:index] + [control_position(control)] + start[index + 1 :]))
             shown = explorer.get_attribute("data-key")
             assert shown == key or (shown is None and key == ",".join(map(str, start))), (
-                f"{file}: {label!r} of {name} at position {key} shows the frame of {shown} ({text.inner_text()!r})")
-            changed = changed or (image.get_attribute("src") != start_image
-                                  and (not has_text or text.inner_text() != start_text))
-        assert changed, (f"{file}: no position of {label!r} in {name} changes the picture"
-                         f"{' and the text' if has_text else ''} (now: {image.get_attribute('src')}, {text.inner_text()!r})")
+                f"{file}: {label!r} of {name} at position {key} shows the frame of {shown} ({text.inner_text()!r})"
+            )
+            changed = changed or (
+                image.get_attribute("src") != start_image and (not has_text or text.inner_text() != start_text)
+            )
+        assert changed, (
+            f"{file}: no position of {label!r} in {name} changes the picture"
+            f"{' and the text' if has_text else ''} (now: {image.get_attribute('src')}, {text.inner_text()!r})"
+        )
         control.evaluate("""c => {  // back to the start, so the next control moves from the explorer's starting state
             if (c.type === 'checkbox') { c.checked = c.defaultChecked; }
             else if (c.tagName === 'SELECT') { c.selectedIndex = [...c.options].findIndex(o => o.defaultSelected); }
@@ -314,8 +371,9 @@ def test_a_page_says_so_when_a_setting_has_no_frame(tmp_path, chromium):
     stale = manifest({"a": 2}, ["0"])
     stale["controls"][0]["description"] = "a"
     script = (ROOT / "tools" / "course_site" / "assets" / "explorer.js").read_text()
-    (tmp_path / "index.html").write_text(f"<html><body>{pages.explorer_html(stale, '', None)}<script>{script}</script>"
-                                         "</body></html>")
+    (tmp_path / "index.html").write_text(
+        f"<html><body>{pages.explorer_html(stale, '', None)}<script>{script}</script></body></html>"
+    )
     from playwright.sync_api import sync_playwright
 
     from tools.browser import CHROMIUM_ARGS

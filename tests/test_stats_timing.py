@@ -1,4 +1,5 @@
 """The shared helpers the lessons use for numbers over seeds and for timing."""
+
 from __future__ import annotations
 
 import math

@@ -4,23 +4,30 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.data import datasets, loaders
 from course_lib import models
+from course_lib.data import datasets, loaders
 from course_lib.lr import stacked, sweep
 from course_lib.training import statuses
 
 X, y = datasets.make_spirals(384, seed=1)
 
 
-TORCH_OPTIMIZERS = {"sgd": torch.optim.SGD, "momentum": torch.optim.SGD, "nesterov": torch.optim.SGD,
-                    "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+TORCH_OPTIMIZERS = {
+    "sgd": torch.optim.SGD,
+    "momentum": torch.optim.SGD,
+    "nesterov": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+}
 
 
 def mlp():
     return models.MLP(2, 2, width=24, depth=2)
 
 
-def plain_run(model_fn, optimizer, lr, num_steps, batch_size=64, loss_fn=nn.functional.cross_entropy, data=(X, y), **options):
+def plain_run(
+    model_fn, optimizer, lr, num_steps, batch_size=64, loss_fn=nn.functional.cross_entropy, data=(X, y), **options
+):
     """One ordinary torch.optim loop, stopping at the sweep's divergence rule; returns (losses, model)."""
     torch.manual_seed(0)
     model = model_fn()
@@ -48,10 +55,16 @@ def max_diff(a, b):
     return max(abs(p - q) for p, q in zip(a, b))
 
 
-CASES = [("sgd", [0.01, 0.3, 2.0], {}), ("sgd", [0.05, 0.5], {"weight_decay": 1e-2}),
-         ("momentum", [0.003, 0.05, 0.3], {}), ("nesterov", [0.01, 0.1], {"momentum": 0.8, "weight_decay": 1e-3}),
-         ("adam", [1e-3, 1e-2, 0.1], {}), ("adam", [3e-3, 3e-2], {"weight_decay": 1e-2, "betas": (0.8, 0.99)}),
-         ("adamw", [1e-3, 1e-2, 0.1], {}), ("adamw", [3e-3, 3e-2], {"weight_decay": 0.1, "betas": (0.85, 0.995)})]
+CASES = [
+    ("sgd", [0.01, 0.3, 2.0], {}),
+    ("sgd", [0.05, 0.5], {"weight_decay": 1e-2}),
+    ("momentum", [0.003, 0.05, 0.3], {}),
+    ("nesterov", [0.01, 0.1], {"momentum": 0.8, "weight_decay": 1e-3}),
+    ("adam", [1e-3, 1e-2, 0.1], {}),
+    ("adam", [3e-3, 3e-2], {"weight_decay": 1e-2, "betas": (0.8, 0.99)}),
+    ("adamw", [1e-3, 1e-2, 0.1], {}),
+    ("adamw", [3e-3, 3e-2], {"weight_decay": 0.1, "betas": (0.85, 0.995)}),
+]
 
 
 @pytest.mark.parametrize("optimizer, lrs, options", CASES)
@@ -65,14 +78,26 @@ def test_sweep_matches_separate_torch_optim_runs(optimizer, lrs, options):
 
 def test_members_with_their_own_momentum_weight_decay_and_betas():
     momenta = [0.0, 0.5, 0.95]
-    result = sweep.run_sweep(mlp, X, y, "momentum", lrs=0.05, momentum=momenta, num_steps=30, batch_size=64, device="cpu")
+    result = sweep.run_sweep(
+        mlp, X, y, "momentum", lrs=0.05, momentum=momenta, num_steps=30, batch_size=64, device="cpu"
+    )
     assert [h["momentum"] for h in result.hyperparameters] == momenta
     for k, momentum in enumerate(momenta):
         assert max_diff(result.losses[k], plain_run(mlp, "momentum", 0.05, 30, momentum=momentum)[0]) <= 1e-4
     betas = [(0.9, 0.999), (0.5, 0.9)]
     decays = [0.0, 0.5]
-    result = sweep.run_sweep(mlp, X, y, "adamw", lrs=[0.01, 0.02], betas=betas, weight_decay=decays, num_steps=30,
-                             batch_size=64, device="cpu")
+    result = sweep.run_sweep(
+        mlp,
+        X,
+        y,
+        "adamw",
+        lrs=[0.01, 0.02],
+        betas=betas,
+        weight_decay=decays,
+        num_steps=30,
+        batch_size=64,
+        device="cpu",
+    )
     for k in range(2):
         reference = plain_run(mlp, "adamw", [0.01, 0.02][k], 30, betas=betas[k], weight_decay=decays[k])[0]
         assert max_diff(result.losses[k], reference) <= 1e-4
@@ -84,7 +109,9 @@ def test_any_stateless_model_through_vmap_and_mse_loss():
     def net():  # Softplus is not in the batched-MLP fast path: this runs through torch.func.vmap
         return nn.Sequential(nn.Linear(1, 16), nn.Softplus(), nn.Linear(16, 1))
 
-    result = sweep.run_sweep(net, Xr, yr, "adam", lrs=[1e-3, 1e-2], num_steps=25, batch_size=32, loss="mse", device="cpu")
+    result = sweep.run_sweep(
+        net, Xr, yr, "adam", lrs=[1e-3, 1e-2], num_steps=25, batch_size=32, loss="mse", device="cpu"
+    )
     assert result.valid_accuracy is None
     for k, lr in enumerate([1e-3, 1e-2]):
         reference = plain_run(net, "adam", lr, 25, batch_size=32, loss_fn=nn.functional.mse_loss, data=(Xr, yr))[0]
@@ -110,9 +137,18 @@ def test_diverged_member_is_frozen_and_spoils_no_other():
 
 def test_validation_epochs_and_histories():
     split = datasets.load_digits_split()
-    result = sweep.run_sweep(lambda: models.MLP(64, 10, width=32), split.X_train[:256], split.y_train[:256], "adam",
-                             lrs=sweep.log_grid(1e-4, 1e-2, 3), num_steps=32, batch_size=64,
-                             X_valid=split.X_valid, y_valid=split.y_valid, device="cpu")
+    result = sweep.run_sweep(
+        lambda: models.MLP(64, 10, width=32),
+        split.X_train[:256],
+        split.y_train[:256],
+        "adam",
+        lrs=sweep.log_grid(1e-4, 1e-2, 3),
+        num_steps=32,
+        batch_size=64,
+        X_valid=split.X_valid,
+        y_valid=split.y_valid,
+        device="cpu",
+    )
     assert len(result) == 3 and result.lrs[1] == pytest.approx(1e-3)
     assert all(0 <= a <= 1 for a in result.valid_accuracy)
     assert result.best("valid_accuracy") == 2 and result.best("valid_loss") == 2  # in 32 steps, 1e-2 learns most
@@ -140,15 +176,27 @@ def test_log_grid():
             sweep.log_grid(*args)
 
 
-@pytest.mark.parametrize("arguments, word", [
-    ({"optimizer": "rmsprop"}, "optimizer"), ({"loss": "hinge"}, "loss"), ({"lrs": [0.1, -1.0]}, "lrs"),
-    ({"lrs": []}, "length"), ({"lrs": [0.1, 0.2], "weight_decay": [0.0, 0.1, 0.2]}, "length"),
-    ({"num_steps": 0}, "num_steps"), ({"batch_size": 2.5}, "batch_size"), ({"momentum": 0.9}, "momentum"),
-    ({"optimizer": "momentum", "momentum": 1.0}, "momentum"), ({"optimizer": "nesterov", "momentum": 0.0}, "nesterov"),
-    ({"optimizer": "adam", "betas": (0.9, 1.0)}, "betas"), ({"weight_decay": -1.0}, "weight_decay"),
-    ({"X_valid": X}, "X_valid"), ({"divergence_factor": 1}, "divergence_factor"),
-    ({"model_fn": lambda: models.MLP(2, 2, dropout=0.1)}, "Dropout"), ({"model_fn": lambda: 3}, "model_fn"),
-])
+@pytest.mark.parametrize(
+    "arguments, word",
+    [
+        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"loss": "hinge"}, "loss"),
+        ({"lrs": [0.1, -1.0]}, "lrs"),
+        ({"lrs": []}, "length"),
+        ({"lrs": [0.1, 0.2], "weight_decay": [0.0, 0.1, 0.2]}, "length"),
+        ({"num_steps": 0}, "num_steps"),
+        ({"batch_size": 2.5}, "batch_size"),
+        ({"momentum": 0.9}, "momentum"),
+        ({"optimizer": "momentum", "momentum": 1.0}, "momentum"),
+        ({"optimizer": "nesterov", "momentum": 0.0}, "nesterov"),
+        ({"optimizer": "adam", "betas": (0.9, 1.0)}, "betas"),
+        ({"weight_decay": -1.0}, "weight_decay"),
+        ({"X_valid": X}, "X_valid"),
+        ({"divergence_factor": 1}, "divergence_factor"),
+        ({"model_fn": lambda: models.MLP(2, 2, dropout=0.1)}, "Dropout"),
+        ({"model_fn": lambda: 3}, "model_fn"),
+    ],
+)
 def test_bad_arguments_are_named(arguments, word):
     call = {"model_fn": mlp, "X": X, "y": y, "lrs": [0.1], "num_steps": 2, "device": "cpu", **arguments}
     with pytest.raises(ValueError, match=word):
@@ -166,9 +214,16 @@ def test_plot_final_loss_marks_diverged_members():
     assert list(crosses.get_xdata()) == [1e4]
 
 
-@pytest.mark.parametrize("optimizer, options", [("sgd", {"weight_decay": 1e-2}), ("momentum", {}),
-                                                ("nesterov", {"weight_decay": 1e-3}), ("adam", {"weight_decay": 1e-2}),
-                                                ("adamw", {"weight_decay": 0.1})])
+@pytest.mark.parametrize(
+    "optimizer, options",
+    [
+        ("sgd", {"weight_decay": 1e-2}),
+        ("momentum", {}),
+        ("nesterov", {"weight_decay": 1e-3}),
+        ("adam", {"weight_decay": 1e-2}),
+        ("adamw", {"weight_decay": 0.1}),
+    ],
+)
 def test_member_weights_stay_those_of_the_plain_run(optimizer, options):
     """24 updates, side by side, of the K-way update and of torch.optim on nn.Linear: the weights agree.
 
@@ -181,15 +236,23 @@ def test_member_weights_stay_those_of_the_plain_run(optimizer, options):
     place, a wrong lr) moves a weight by about one update, 1e-3 or more. 1e-4 lies between.
     """
     lrs = [0.01, 0.3] if optimizer.startswith("adam") else [0.05, 0.5]
-    hyper = [{"lr": lr, "weight_decay": options.get("weight_decay", 0.0), "momentum": 0.9, "betas": (0.9, 0.999)}
-             for lr in lrs]
+    hyper = [
+        {"lr": lr, "weight_decay": options.get("weight_decay", 0.0), "momentum": 0.9, "betas": (0.9, 0.999)}
+        for lr in lrs
+    ]
     torch.manual_seed(0)
     net = stacked.StackedModel(mlp(), len(lrs))
     rule = stacked.StackedUpdate(optimizer, hyper, torch.device("cpu"), 1e-8)
     plain = [plain_run(mlp, optimizer, lr, 0, **options)[1] for lr in lrs]
-    optimizers = [TORCH_OPTIMIZERS[optimizer](m.parameters(), lr=lr, **options,
-                                              **({"momentum": 0.9, "nesterov": optimizer == "nesterov"} if optimizer in ("momentum", "nesterov") else {}))
-                  for m, lr in zip(plain, lrs)]
+    optimizers = [
+        TORCH_OPTIMIZERS[optimizer](
+            m.parameters(),
+            lr=lr,
+            **options,
+            **({"momentum": 0.9, "nesterov": optimizer == "nesterov"} if optimizer in ("momentum", "nesterov") else {}),
+        )
+        for m, lr in zip(plain, lrs)
+    ]
     for inputs, targets in list(loaders.DeviceLoader(X, y, 64, seed=0)) * 4:
         _, grads = net.loss_and_gradients(inputs, targets, "cross_entropy", torch.ones(len(lrs), dtype=torch.bool))
         rule.step(net.params, grads)

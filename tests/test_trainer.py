@@ -2,12 +2,12 @@ import math
 
 import pytest
 import torch
-
-from course_lib import Callback, EarlyStopping, LambdaCallback, Trainer, claims, metrics, models
-from course_lib.data import datasets, loaders
-from course_lib.lr import schedules
-from course_lib.device import seed_everything
 from trainer_support import make_run, same_weights
+
+from course_lib import Callback, EarlyStopping, LambdaCallback, Trainer, metrics, models
+from course_lib.data import datasets, loaders
+from course_lib.device import seed_everything
+from course_lib.lr import schedules
 
 
 def test_fit_learns_digits_and_logs_plain_history():
@@ -24,8 +24,13 @@ def test_fit_learns_digits_and_logs_plain_history():
 def test_training_metrics_are_opt_in():
     X, y = datasets.make_moons(64)
     model = models.MLP(2, 2)
-    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), metrics={"accuracy": metrics.accuracy},
-                      progress=False, device="cpu")
+    trainer = Trainer(
+        model,
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        metrics={"accuracy": metrics.accuracy},
+        progress=False,
+        device="cpu",
+    )
     history = trainer.fit(loaders.DeviceLoader(X, y, 16), loaders.DeviceLoader(X, y, 64), num_epochs=1)
     assert set(history.epoch) == {"epoch", "train_loss", "valid_loss", "valid_accuracy", "lr", "time"}
 
@@ -78,11 +83,23 @@ def test_keyboard_interrupt_returns_history_so_far():
 def test_early_stopping_stops_and_restores_best_weights():
     stopper = EarlyStopping(monitor="valid_loss", patience=2)
     snapshots = []
-    trainer, train, valid = make_run(schedule=None, lr=0.05, dropout=0.0, callbacks=[
-        stopper, LambdaCallback(on_epoch_end=lambda t: snapshots.append([p.detach().clone() for p in t.model.parameters()]))])
+    trainer, train, valid = make_run(
+        schedule=None,
+        lr=0.05,
+        dropout=0.0,
+        callbacks=[
+            stopper,
+            LambdaCallback(on_epoch_end=lambda t: snapshots.append([p.detach().clone() for p in t.model.parameters()])),
+        ],
+    )
     # a validation set whose labels are shuffled gets worse as the model learns the true ones
     split = datasets.load_digits_split()
-    noisy = loaders.DeviceLoader(split.X_valid, split.y_valid[torch.randperm(len(split.y_valid), generator=torch.Generator().manual_seed(0))], 256, shuffle=False)
+    noisy = loaders.DeviceLoader(
+        split.X_valid,
+        split.y_valid[torch.randperm(len(split.y_valid), generator=torch.Generator().manual_seed(0))],
+        256,
+        shuffle=False,
+    )
     history = trainer.fit(train, noisy, num_epochs=40)
     assert history.status == "stopped early" and "did not improve for 2 epochs" in history.message
     assert history.num_epochs == stopper.best_epoch + 2
@@ -105,15 +122,19 @@ def test_early_stopping_update_is_pure_and_counts_like_keras():
 
 def test_unknown_monitor_lists_known_metrics():
     trainer, train, valid = make_run(schedule=None, callbacks=[EarlyStopping(monitor="val_loss")])
-    with pytest.raises(ValueError, match=r"known metrics: \['train_loss', 'train_accuracy', 'valid_loss', 'valid_accuracy'\]"):
+    with pytest.raises(
+        ValueError, match=r"known metrics: \['train_loss', 'train_accuracy', 'valid_loss', 'valid_accuracy'\]"
+    ):
         trainer.fit(train, valid, num_epochs=1)
 
 
 def test_misspelt_hook_is_an_error():
     with pytest.raises(ValueError, match="on_epoch_ends is not a hook"):
+
         class Typo(Callback):
             def on_epoch_ends(self, trainer):
                 pass
+
     with pytest.raises(ValueError, match="unknown hook"):
         LambdaCallback(on_batch_ended=print)
 
@@ -125,8 +146,14 @@ def test_step_schedule_sets_lr_and_keeps_group_ratios():
     optimizer = torch.optim.SGD([{"params": body, "lr": 0.1}, {"params": head, "lr": 1.0}])
     schedule = schedules.warmup_cosine(0.1, warmup_steps=5, total_steps=25)
     seen = []
-    trainer = Trainer(model, optimizer, schedule=schedule, progress=False, device="cpu",
-                      callbacks=[LambdaCallback(on_batch_end=lambda t: seen.append([g["lr"] for g in t.optimizer.param_groups]))])
+    trainer = Trainer(
+        model,
+        optimizer,
+        schedule=schedule,
+        progress=False,
+        device="cpu",
+        callbacks=[LambdaCallback(on_batch_end=lambda t: seen.append([g["lr"] for g in t.optimizer.param_groups]))],
+    )
     split = datasets.load_digits_split()
     history = trainer.fit(loaders.DeviceLoader(split.X_train[:320], split.y_train[:320], 64), num_epochs=5)
     assert history.step["lr"] == pytest.approx(schedules.lr_curve(schedule, 25))
@@ -136,7 +163,9 @@ def test_step_schedule_sets_lr_and_keeps_group_ratios():
 
 
 def test_epoch_schedule_and_torch_scheduler_and_plateau():
-    trainer, train, valid = make_run(schedule=schedules.StepDecay(0.05, step_size=1, gamma=0.5), schedule_interval="epoch")
+    trainer, train, valid = make_run(
+        schedule=schedules.StepDecay(0.05, step_size=1, gamma=0.5), schedule_interval="epoch"
+    )
     history = trainer.fit(train, valid, num_epochs=3)
     assert history.epoch["lr"] == pytest.approx([0.05, 0.025, 0.0125])
 
@@ -144,8 +173,16 @@ def test_epoch_schedule_and_torch_scheduler_and_plateau():
     model = models.MLP(64, 10)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=0, threshold=10.0)
-    trainer = Trainer(model, optimizer, metrics={"accuracy": metrics.accuracy}, schedule=plateau,
-                      schedule_interval="epoch", schedule_metric="valid_accuracy", progress=False, device="cpu")
+    trainer = Trainer(
+        model,
+        optimizer,
+        metrics={"accuracy": metrics.accuracy},
+        schedule=plateau,
+        schedule_interval="epoch",
+        schedule_metric="valid_accuracy",
+        progress=False,
+        device="cpu",
+    )
     history = trainer.fit(train, valid, num_epochs=3)
     # epoch 1 sets the best; threshold=10 means no later epoch counts as better, so each later one halves
     # the lr; the history logs the lr each epoch trained with
@@ -184,24 +221,28 @@ def moons(batch_size=16):
 OTHER_OPTIMIZER = torch.optim.SGD(models.MLP(2, 2).parameters(), lr=0.1)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(schedule_interval="batch"), "schedule_interval must be one of"),
-    (dict(amp="fp8"), "amp must be one of"),
-    (dict(amp=["fp16"]), "amp must be one of"),  # unhashable: was a TypeError
-    (dict(grad_clip=0), "grad_clip"),
-    (dict(grad_clip="1"), "grad_clip must be None or a finite number > 0, got '1'"),
-    (dict(divergence_factor=0.5), "divergence_factor"),
-    (dict(schedule=torch.optim.lr_scheduler.StepLR(OTHER_OPTIMIZER, 1)), "same optimizer"),
-    (dict(schedule="cosine"), "schedule must be None"),
-    (dict(callbacks=[print]), "callbacks must be a list of Callback instances"),
-    (dict(callbacks=None), "callbacks must be a list of Callback instances"),
-    (dict(callbacks=EarlyStopping()), "callbacks must be a list of Callback instances"),
-    (dict(metrics={"acc": 1}), "metric 'acc'"),
-    (dict(metrics=[metrics.accuracy]), "metrics must be None or a dict"),
-    (dict(loss_fn="mse"), "loss_fn must be a callable"),
-    (dict(valid_loss_fn="cross_entropy"), "valid_loss_fn"),
-    (dict(accumulation_steps=0), "accumulation_steps"),
-], ids=lambda value: str(value)[:40] if isinstance(value, str) else None)
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(schedule_interval="batch"), "schedule_interval must be one of"),
+        (dict(amp="fp8"), "amp must be one of"),
+        (dict(amp=["fp16"]), "amp must be one of"),  # unhashable: was a TypeError
+        (dict(grad_clip=0), "grad_clip"),
+        (dict(grad_clip="1"), "grad_clip must be None or a finite number > 0, got '1'"),
+        (dict(divergence_factor=0.5), "divergence_factor"),
+        (dict(schedule=torch.optim.lr_scheduler.StepLR(OTHER_OPTIMIZER, 1)), "same optimizer"),
+        (dict(schedule="cosine"), "schedule must be None"),
+        (dict(callbacks=[print]), "callbacks must be a list of Callback instances"),
+        (dict(callbacks=None), "callbacks must be a list of Callback instances"),
+        (dict(callbacks=EarlyStopping()), "callbacks must be a list of Callback instances"),
+        (dict(metrics={"acc": 1}), "metric 'acc'"),
+        (dict(metrics=[metrics.accuracy]), "metrics must be None or a dict"),
+        (dict(loss_fn="mse"), "loss_fn must be a callable"),
+        (dict(valid_loss_fn="cross_entropy"), "valid_loss_fn"),
+        (dict(accumulation_steps=0), "accumulation_steps"),
+    ],
+    ids=lambda value: str(value)[:40] if isinstance(value, str) else None,
+)
 def test_bad_arguments_name_the_argument(kwargs, match):
     """Wrong types are named at once, not a TypeError later."""
     with pytest.raises(ValueError, match=match):
@@ -228,14 +269,17 @@ def test_bad_models_optimizers_and_fit_arguments_name_the_argument():
         tiny_trainer().fit(moons(), valid_loader=5)  # not an error after a whole epoch of training
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda t: t.fit(iter(list(moons())), num_epochs=2), "train_loader is an iterator .* 2 epochs"),
-    (lambda t: t.fit((batch for batch in moons()), num_epochs=2), "can be read only once"),
-    (lambda t: t.fit([], num_epochs=1), "train_loader is empty"),
-    (lambda t: t.fit(moons(), [], num_epochs=1), "valid_loader is empty"),
-    (lambda t: t.fit(iter([]), num_epochs=1), "train_loader yielded no batches in epoch 1"),
-    (lambda t: t.evaluate(iter([])), "the validation loader yielded no batches"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda t: t.fit(iter(list(moons())), num_epochs=2), "train_loader is an iterator .* 2 epochs"),
+        (lambda t: t.fit((batch for batch in moons()), num_epochs=2), "can be read only once"),
+        (lambda t: t.fit([], num_epochs=1), "train_loader is empty"),
+        (lambda t: t.fit(moons(), [], num_epochs=1), "valid_loader is empty"),
+        (lambda t: t.fit(iter([]), num_epochs=1), "train_loader yielded no batches in epoch 1"),
+        (lambda t: t.evaluate(iter([])), "the validation loader yielded no batches"),
+    ],
+)
 def test_empty_or_used_up_loaders_are_clear_errors(call, match):
     """Not a ZeroDivisionError, nor a second epoch that silently trains nothing."""
     trainer = tiny_trainer()
@@ -274,8 +318,14 @@ def test_valid_loss_fn_measures_validation_with_its_own_loss():
     for name, valid_loss_fn in (("flooded", None), ("plain", F.cross_entropy)):
         seed_everything(0)
         model = models.MLP(2, 2, width=16)
-        trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), loss_fn=Flooding(F.cross_entropy, 5.0),
-                          valid_loss_fn=valid_loss_fn, progress=False, device="cpu")
+        trainer = Trainer(
+            model,
+            torch.optim.SGD(model.parameters(), lr=0.1),
+            loss_fn=Flooding(F.cross_entropy, 5.0),
+            valid_loss_fn=valid_loss_fn,
+            progress=False,
+            device="cpu",
+        )
         X, y = datasets.make_moons(64)
         trainer.fit(loaders.DeviceLoader(X, y, 16), loaders.DeviceLoader(X, y, 64, shuffle=False), num_epochs=2)
         with torch.no_grad():
@@ -305,10 +355,20 @@ def test_accumulated_micro_batches_make_the_update_of_the_big_batch(grad_clip):
         model = models.MLP(2, 2, width=16)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         counts = calls[name] = {"start": 0, "end": 0}
-        counter = LambdaCallback(on_batch_start=lambda t, c=counts: c.__setitem__("start", c["start"] + 1),
-                                 on_batch_end=lambda t, c=counts: c.__setitem__("end", c["end"] + 1))
-        trainer = Trainer(model, optimizer, schedule=schedules.StepDecay(0.1, step_size=2), grad_clip=grad_clip,
-                          accumulation_steps=steps, callbacks=[counter], progress=False, device="cpu")
+        counter = LambdaCallback(
+            on_batch_start=lambda t, c=counts: c.__setitem__("start", c["start"] + 1),
+            on_batch_end=lambda t, c=counts: c.__setitem__("end", c["end"] + 1),
+        )
+        trainer = Trainer(
+            model,
+            optimizer,
+            schedule=schedules.StepDecay(0.1, step_size=2),
+            grad_clip=grad_clip,
+            accumulation_steps=steps,
+            callbacks=[counter],
+            progress=False,
+            device="cpu",
+        )
         runs[name] = trainer
         trainer.fit(loaders.DeviceLoader(X, y, batch_size, shuffle=False), num_epochs=2)
     big, micro = runs["big"], runs["micro"]
@@ -333,7 +393,9 @@ def noisy_valid_loader():
 def early_stopping_run(restore=True):
     snapshots = []
     stopper = EarlyStopping(patience=100, restore_best_weights=restore)
-    keep = LambdaCallback(on_epoch_end=lambda t: snapshots.append({k: v.clone() for k, v in t.model.state_dict().items()}))
+    keep = LambdaCallback(
+        on_epoch_end=lambda t: snapshots.append({k: v.clone() for k, v in t.model.state_dict().items()})
+    )
     trainer, train, _ = make_run(schedule=None, lr=0.05, callbacks=[stopper, keep])
     return trainer, train, snapshots
 
@@ -362,7 +424,9 @@ def test_early_stopping_restores_the_best_weights_at_the_epoch_cap_too(tmp_path)
     resumed.fit(train, noisy_valid_loader(), num_epochs=9)
     for other in (in_parts, resumed):
         assert other.history.step["loss"] == straight.history.step["loss"]
-        assert all(torch.equal(a, b) for a, b in zip(other.model.state_dict().values(), straight.model.state_dict().values()))
+        assert all(
+            torch.equal(a, b) for a, b in zip(other.model.state_dict().values(), straight.model.state_dict().values())
+        )
 
 
 def test_one_divergence_rule_and_one_set_of_statuses(monkeypatch):
@@ -381,13 +445,17 @@ def test_one_divergence_rule_and_one_set_of_statuses(monkeypatch):
     monkeypatch.setattr(statuses, "loss_limits", spy)
     X, y = datasets.make_moons(64)
     model = models.MLP(2, 2)
-    history = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), progress=False, device="cpu",
-                      divergence_factor=7.0).fit(loaders.DeviceLoader(X, y, 16), num_epochs=1)
+    history = Trainer(
+        model, torch.optim.SGD(model.parameters(), lr=0.1), progress=False, device="cpu", divergence_factor=7.0
+    ).fit(loaders.DeviceLoader(X, y, 16), num_epochs=1)
     assert 7.0 in callers and history.status == statuses.COMPLETED
-    result = sweep.run_sweep(lambda: models.MLP(2, 2), X, y, lrs=[0.1, 1e5], num_steps=3, divergence_factor=9.0, device="cpu")
+    result = sweep.run_sweep(
+        lambda: models.MLP(2, 2), X, y, lrs=[0.1, 1e5], num_steps=3, divergence_factor=9.0, device="cpu"
+    )
     assert 9.0 in callers and result.status == [statuses.COMPLETED, statuses.DIVERGED]
-    lr_finder.lr_find(model, torch.optim.SGD(model.parameters(), lr=0.1), loaders.DeviceLoader(X, y, 16), num_steps=3,
-                      stop_factor=5.0)
+    lr_finder.lr_find(
+        model, torch.optim.SGD(model.parameters(), lr=0.1), loaders.DeviceLoader(X, y, 16), num_steps=3, stop_factor=5.0
+    )
     assert 5.0 in callers
     assert set(statuses.STATUSES) >= {history.status, *result.status} and statuses.DIVERGED == "diverged"
 
@@ -408,12 +476,18 @@ class PoisonGradientAt(Callback):
 def test_a_nan_gradient_with_a_finite_loss_is_divergence_and_spares_the_weights(grad_clip):
     """The update is not taken, the weights are those before it (with or without clipping)."""
     snapshots = {}
-    keep = LambdaCallback(on_batch_end=lambda t: snapshots.__setitem__(t.global_step, [p.detach().clone() for p in t.model.parameters()]))
-    trainer, train, valid = make_run(schedule=None, dropout=0.0, grad_clip=grad_clip, callbacks=[PoisonGradientAt(3), keep])
+    keep = LambdaCallback(
+        on_batch_end=lambda t: snapshots.__setitem__(t.global_step, [p.detach().clone() for p in t.model.parameters()])
+    )
+    trainer, train, valid = make_run(
+        schedule=None, dropout=0.0, grad_clip=grad_clip, callbacks=[PoisonGradientAt(3), keep]
+    )
     history = trainer.fit(train, valid, num_epochs=2)
     assert history.status == "diverged" and history.diverged_at_step == 3 and "gradient" in history.message
     assert math.isfinite(history.step["loss"][-1])
-    assert all(torch.equal(p, q) for p, q in zip(trainer.model.parameters(), snapshots[3]))  # after update 2, i.e. step 3's start
+    assert all(
+        torch.equal(p, q) for p, q in zip(trainer.model.parameters(), snapshots[3])
+    )  # after update 2, i.e. step 3's start
 
 
 def test_fitting_again_after_a_divergence_starts_a_clean_status():
@@ -437,7 +511,9 @@ def test_an_error_is_recorded_runs_on_fit_end_keeps_the_history_and_is_raised_ag
                 raise RuntimeError("the data went away")
 
     ended = []
-    trainer, train, valid = make_run(schedule=None, callbacks=[Broken(), LambdaCallback(on_fit_end=lambda t: ended.append(t.history.status))])
+    trainer, train, valid = make_run(
+        schedule=None, callbacks=[Broken(), LambdaCallback(on_fit_end=lambda t: ended.append(t.history.status))]
+    )
     with pytest.raises(RuntimeError, match="the data went away"):
         trainer.fit(train, valid, num_epochs=3)
     history = trainer.history
@@ -469,9 +545,21 @@ class BreakingMetric:
         return metrics.accuracy(outputs, targets)
 
 
-@pytest.mark.parametrize("phase", ["on_fit_start", "on_epoch_start", "on_batch_start", "on_after_backward",
-                                   "on_batch_end", "validation", "on_validation_end", "on_epoch_end", "checkpoint",
-                                   "on_fit_end"])
+@pytest.mark.parametrize(
+    "phase",
+    [
+        "on_fit_start",
+        "on_epoch_start",
+        "on_batch_start",
+        "on_after_backward",
+        "on_batch_end",
+        "validation",
+        "on_validation_end",
+        "on_epoch_end",
+        "checkpoint",
+        "on_fit_end",
+    ],
+)
 def test_every_exception_ends_as_failed_runs_on_fit_end_keeps_the_history_and_is_raised(tmp_path, phase):
     """A second fit breaks at ``phase``: status 'failed', on_fit_end ran, the first fit's history kept, error raised."""
     ended = []
@@ -498,8 +586,13 @@ def test_every_exception_ends_as_failed_runs_on_fit_end_keeps_the_history_and_is
 
 def test_an_unknown_monitor_fails_the_fit_cleanly():
     ended = []
-    trainer, train, valid = make_run(schedule=None, callbacks=[
-        EarlyStopping(monitor="valid_acc"), LambdaCallback(on_fit_end=lambda t: ended.append(t.history.status))])
+    trainer, train, valid = make_run(
+        schedule=None,
+        callbacks=[
+            EarlyStopping(monitor="valid_acc"),
+            LambdaCallback(on_fit_end=lambda t: ended.append(t.history.status)),
+        ],
+    )
     with pytest.raises(ValueError, match="monitor='valid_acc'"):
         trainer.fit(train, valid, num_epochs=1)
     assert trainer.history.status == "failed" and ended == ["failed"] and trainer.global_step == 0
@@ -509,15 +602,22 @@ def per_sample(outputs, targets):
     return (outputs.argmax(1) == targets).float()
 
 
-@pytest.mark.parametrize("options, match", [
-    ({"metrics": {"hits": per_sample}}, r"metric 'hits' must return one number .*shape \(64,\)"),
-    ({"metrics": {"hits": lambda o, t: 0.5}}, r"metric 'hits' must return one number .*float"),
-    ({"valid_loss_fn": lambda o, t: torch.nn.functional.cross_entropy(o, t, reduction="none")},
-     r"valid_loss_fn must return one number .*shape \(64,\)"),
-    ({"valid_loss_fn": lambda o, t: 1.0}, r"valid_loss_fn must return one number .*float"),
-    ({"loss_fn": lambda o, t: torch.nn.functional.cross_entropy(o, t, reduction="none")},
-     r"loss_fn .* must return one number .*shape \(64,\)"),
-])
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"metrics": {"hits": per_sample}}, r"metric 'hits' must return one number .*shape \(64,\)"),
+        ({"metrics": {"hits": lambda o, t: 0.5}}, r"metric 'hits' must return one number .*float"),
+        (
+            {"valid_loss_fn": lambda o, t: torch.nn.functional.cross_entropy(o, t, reduction="none")},
+            r"valid_loss_fn must return one number .*shape \(64,\)",
+        ),
+        ({"valid_loss_fn": lambda o, t: 1.0}, r"valid_loss_fn must return one number .*float"),
+        (
+            {"loss_fn": lambda o, t: torch.nn.functional.cross_entropy(o, t, reduction="none")},
+            r"loss_fn .* must return one number .*shape \(64,\)",
+        ),
+    ],
+)
 def test_metrics_and_losses_that_return_more_than_one_number_are_named_at_the_first_batch(options, match):
     trainer, train, valid = make_run(schedule=None, callbacks=[], **options)
     with pytest.raises(ValueError, match=match):
@@ -531,24 +631,30 @@ def test_evaluate_names_a_metric_that_returns_a_vector():
         trainer.evaluate(valid)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(train_metrics="no"), "train_metrics must be one of"),
-    (dict(progress="yes"), "progress must be one of"),
-    (dict(schedule_metric=5), "schedule_metric must be"),
-    (dict(divergence_factor=True), "divergence_factor"),
-    (dict(accumulation_steps=True), "accumulation_steps"),
-    (dict(device=3), "device"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(train_metrics="no"), "train_metrics must be one of"),
+        (dict(progress="yes"), "progress must be one of"),
+        (dict(schedule_metric=5), "schedule_metric must be"),
+        (dict(divergence_factor=True), "divergence_factor"),
+        (dict(accumulation_steps=True), "accumulation_steps"),
+        (dict(device=3), "device"),
+    ],
+)
 def test_more_bad_arguments_name_the_argument(kwargs, match):
     with pytest.raises(ValueError, match=match):
         tiny_trainer(**kwargs)
 
 
-@pytest.mark.parametrize("loader, match", [
-    (torch.zeros(64, 2), "train_loader must be an iterable of batches .*got a tensor of shape \\(64, 2\\)"),
-    ({"x": 1}, "train_loader must be an iterable of batches"),
-    ("batches", "train_loader must be an iterable of batches"),
-])
+@pytest.mark.parametrize(
+    "loader, match",
+    [
+        (torch.zeros(64, 2), "train_loader must be an iterable of batches .*got a tensor of shape \\(64, 2\\)"),
+        ({"x": 1}, "train_loader must be an iterable of batches"),
+        ("batches", "train_loader must be an iterable of batches"),
+    ],
+)
 def test_a_tensor_or_a_dict_is_not_a_loader(loader, match):
     trainer = tiny_trainer()
     with pytest.raises(ValueError, match=match):

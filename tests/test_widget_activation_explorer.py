@@ -1,4 +1,5 @@
 """The activation explorer: each activation's measured range, gradients, softmax, and the controls."""
+
 import math
 
 import pytest
@@ -23,7 +24,9 @@ def test_gradients_match_the_formulas():
     x = torch.tensor(result["x"], dtype=torch.float64)
     s = torch.sigmoid(x / 2.0)
     assert torch.allclose(torch.tensor(result["gradients"]["sigmoid"], dtype=torch.float64), s * (1 - s) / 2.0)
-    assert torch.allclose(torch.tensor(result["gradients"]["tanh"], dtype=torch.float64), (1 - torch.tanh(x / 2.0) ** 2) / 2.0)
+    assert torch.allclose(
+        torch.tensor(result["gradients"]["tanh"], dtype=torch.float64), (1 - torch.tanh(x / 2.0) ** 2) / 2.0
+    )
     assert result["gradients"]["relu"][0] == 0.0 and result["gradients"]["relu"][-1] == pytest.approx(0.5)
 
 
@@ -33,10 +36,18 @@ def test_low_temperature_sharpens_softmax_and_saturates_sigmoid():
     assert cold["sigmoid_saturated_fraction"] > warm["sigmoid_saturated_fraction"]
 
 
-@pytest.mark.parametrize("kwargs, word", [({"x_range": 0}, "x_range"), ({"temperature": -1.0}, "temperature"),
-                                          ({"a": 3.0, "b": 1.0}, "a < b"), ({"x_range": float("inf")}, "x_range"),
-                                          ({"temperature": float("nan")}, "temperature"), ({"a": float("nan")}, "a"),
-                                          ({"b": float("inf")}, "b")])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"x_range": 0}, "x_range"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"a": 3.0, "b": 1.0}, "a < b"),
+        ({"x_range": float("inf")}, "x_range"),
+        ({"temperature": float("nan")}, "temperature"),
+        ({"a": float("nan")}, "a"),
+        ({"b": float("inf")}, "b"),
+    ],
+)
 def test_bad_input_names_the_argument(kwargs, word):
     with pytest.raises(ValueError, match=word):
         ae.compute(**kwargs)
@@ -58,10 +69,15 @@ def test_explorer_controls_redraw_the_figure():
     assert len(box.figure.log) == 4
     box.controls["a"].value = 5.0  # a >= b: a message instead of an error
     assert "a < b" in fig.texts[0].get_text() and "a < b" in box.figure.text and len(box.figure.log) == 5
-    assert math.isclose(ae.compute(12.0, 5.0, -1.0, 4.5)["ranges"]["scaled sigmoid"][1], max(ae.compute(12.0, 5.0, -1.0, 4.5)["curves"]["scaled sigmoid"]))
+    assert math.isclose(
+        ae.compute(12.0, 5.0, -1.0, 4.5)["ranges"]["scaled sigmoid"][1],
+        max(ae.compute(12.0, 5.0, -1.0, 4.5)["curves"]["scaled sigmoid"]),
+    )
 
 
-@pytest.mark.parametrize("controls", [{}, {"x_range": 1.0}, {"temperature": 0.3}, {"x_range": 12.0, "temperature": 3.0, "a": -3.0, "b": 5.0}])
+@pytest.mark.parametrize(
+    "controls", [{}, {"x_range": 1.0}, {"temperature": 0.3}, {"x_range": 12.0, "temperature": 3.0, "a": -3.0, "b": 5.0}]
+)
 def test_gradient_panel_has_a_legend_above_its_curves(controls):
     import matplotlib.pyplot as plt
 
@@ -72,7 +88,9 @@ def test_gradient_panel_has_a_legend_above_its_curves(controls):
         legend = middle.get_legend()
         assert legend is not None and [t.get_text() for t in legend.get_texts()] == list(ae.NAMES)
         fig.canvas.draw()
-        bottom = middle.transData.inverted().transform(legend.get_window_extent())[0, 1]  # legend's lower edge, data units
+        bottom = middle.transData.inverted().transform(legend.get_window_extent())[
+            0, 1
+        ]  # legend's lower edge, data units
         assert bottom > max(max(g) for g in result["gradients"].values()), "the legend must not cover a gradient curve"
     finally:
         plt.close(fig)

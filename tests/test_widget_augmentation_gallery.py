@@ -8,8 +8,11 @@ def tiles(box, size=48, pad=2, columns=5):
     """The tiles of the mosaic now shown: [original, view 1, view 2, ...]."""
     (image,) = [np.asarray(im.get_array()) for ax in box.figure.fig.axes for im in ax.images]
     rows, cols = (image.shape[0] + pad) // (size + pad), (image.shape[1] + pad) // (size + pad)
-    return [image[r * (size + pad): r * (size + pad) + size, c * (size + pad): c * (size + pad) + size]
-            for r in range(rows) for c in range(cols)]
+    return [
+        image[r * (size + pad) : r * (size + pad) + size, c * (size + pad) : c * (size + pad) + size]
+        for r in range(rows)
+        for c in range(cols)
+    ]
 
 
 def test_compute_is_seeded_and_cached():
@@ -24,8 +27,19 @@ def test_compute_is_seeded_and_cached():
     assert not np.array_equal(a["views"], c["views"])
 
 
-@pytest.mark.parametrize("bad", [{"photo": "lena"}, {"s": 3.0}, {"s": float("nan")}, {"s": -0.5}, {"seed": -1},
-                                 {"size": 8}, {"size": 1024}, {"num_views": 0}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"photo": "lena"},
+        {"s": 3.0},
+        {"s": float("nan")},
+        {"s": -0.5},
+        {"seed": -1},
+        {"size": 8},
+        {"size": 1024},
+        {"num_views": 0},
+    ],
+)
 def test_bad_input_names_the_argument(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         augmentation_gallery.compute(**{"photo": "coffee", "s": 1.0, "seed": 0, "size": 32, **bad})
@@ -37,8 +51,8 @@ def test_mosaic_places_the_original_first_then_the_views():
     assert canvas.shape == (2 * 34 - 2, 4 * 34 - 2, 3)
     assert np.array_equal(canvas[:32, :32], result["original"])
     assert np.array_equal(canvas[:32, 34:66], result["views"][0])
-    assert np.array_equal(canvas[34:66, 34 * 2: 34 * 2 + 32], result["views"][5])
-    assert (canvas[34:, 34 * 3:] == 255).all()  # the empty last tile stays white
+    assert np.array_equal(canvas[34:66, 34 * 2 : 34 * 2 + 32], result["views"][5])
+    assert (canvas[34:, 34 * 3 :] == 255).all()  # the empty last tile stays white
 
 
 def test_explorer_redraws_when_a_control_moves():
@@ -65,4 +79,3 @@ def test_explorer_redraws_when_a_control_moves():
     assert any(not np.array_equal(x, y) for x, y in zip(tiles(box)[1:6], first[1:6]))
     texts = [t.get_text() for t in box.figure.fig.axes[0].texts]
     assert texts == ["original"] + [f"view {i}" for i in range(1, 6)]
-

@@ -1,4 +1,5 @@
 """The figure plumbing every widget shares: the portable Output way, and ipympl when asked for."""
+
 import importlib.util
 
 import ipywidgets as w
@@ -125,12 +126,17 @@ def test_explorers_lists_what_connect_built_in_this_kernel_with_its_featured_con
     with pytest.raises(ValueError, match=r"featured must name one or two of the controls \('value',\)"):
         base.connect({"value": w.FloatSlider()}, base.LiveFigure(render), featured=("lr",))
     with pytest.raises(ValueError, match="no finite list of values"):
-        base.connect({"milestones": w.IntRangeSlider(description="milestones")}, base.LiveFigure(render),
-                     featured=("milestones",))
+        base.connect(
+            {"milestones": w.IntRangeSlider(description="milestones")},
+            base.LiveFigure(render),
+            featured=("milestones",),
+        )
 
 
-@pytest.mark.parametrize("kwargs, match", [({"image_format": "gif"}, "image_format must be one of"),
-                                           ({"picture": None, "image_format": "png"}, None)])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"image_format": "gif"}, "image_format must be one of"), ({"picture": None, "image_format": "png"}, None)],
+)
 def test_live_figure_checks_its_image_format(kwargs, match):
     if match is None:
         assert base.LiveFigure(render, **kwargs).image_format == "png"

@@ -7,13 +7,17 @@ from course_lib.widgets import capacity_explorer
 
 def lines(box):
     """{(axes title, label): y-data} of the figure now shown."""
-    return {(ax.get_title(), line.get_label()): list(line.get_ydata()) for ax in box.figure.fig.axes for line in ax.lines}
+    return {
+        (ax.get_title(), line.get_label()): list(line.get_ydata()) for ax in box.figure.fig.axes for line in ax.lines
+    }
 
 
 def test_compute_returns_curves_and_caches_by_grid_point():
     result = capacity_explorer.compute(width=30, weight_decay=0.0, dropout=0.0, train_size=110, label_noise=0.0)
     assert result["width"] == 32 and result["train_size"] == 100  # snapped to the grid
-    assert result["update"] == list(range(10, 401, 10)) and result["epochs"] == 100  # 400 updates of 4 batches per epoch
+    assert (
+        result["update"] == list(range(10, 401, 10)) and result["epochs"] == 100
+    )  # 400 updates of 4 batches per epoch
     for key in ("train_loss", "valid_loss", "train_accuracy", "valid_accuracy"):
         assert len(result[key]) == 40 and all(isinstance(v, float) for v in result[key])
     assert result["valid_loss"][-1] < result["valid_loss"][0]  # it learns
@@ -45,24 +49,42 @@ def test_snap_maps_every_value_to_a_grid_point():
     assert capacity_explorer.snap(64, 0.0, 0.33, 300, 0.2) == (64, 0.0, 0.35, 300, 0.2)
     assert capacity_explorer.snap(64, 0.004, 0.0, 300, 0.2)[1] == 0.0  # below half the smallest decay: none
     assert capacity_explorer.snap(64, 0.012, 0.0, 300, 0.2)[1] == 0.01
-    assert [capacity_explorer.snap(64, d, 0.0, 300, 0.2)[1] for d in capacity_explorer.WEIGHT_DECAYS] == \
-        list(capacity_explorer.WEIGHT_DECAYS)
+    assert [capacity_explorer.snap(64, d, 0.0, 300, 0.2)[1] for d in capacity_explorer.WEIGHT_DECAYS] == list(
+        capacity_explorer.WEIGHT_DECAYS
+    )
 
 
-@pytest.mark.parametrize("bad", [{"width": 0}, {"width": "wide"}, {"weight_decay": -1.0}, {"weight_decay": 100.0},
-                                 {"dropout": 1.0}, {"train_size": -5}, {"label_noise": 0.3}, {"seed": -1},
-                                 # each of these was snapped to a grid point without a word (width 1000 to 256, ...)
-                                 {"width": 1000}, {"width": float("nan")}, {"width": float("inf")},
-                                 {"train_size": 5000}, {"train_size": 10}, {"weight_decay": float("nan")},
-                                 {"dropout": float("nan")}, {"width": True}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"width": 0},
+        {"width": "wide"},
+        {"weight_decay": -1.0},
+        {"weight_decay": 100.0},
+        {"dropout": 1.0},
+        {"train_size": -5},
+        {"label_noise": 0.3},
+        {"seed": -1},
+        # each of these was snapped to a grid point without a word (width 1000 to 256, ...)
+        {"width": 1000},
+        {"width": float("nan")},
+        {"width": float("inf")},
+        {"train_size": 5000},
+        {"train_size": 10},
+        {"weight_decay": float("nan")},
+        {"dropout": float("nan")},
+        {"width": True},
+    ],
+)
 def test_bad_input_names_the_argument(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         capacity_explorer.compute(**bad)
 
 
 def test_explorer_redraws_when_a_control_moves():
-    box = capacity_explorer.explorer(width=16, weight_decay=0.0, dropout=0.0, train_size=100, label_noise=0.0,
-                                     ahead=False)
+    box = capacity_explorer.explorer(
+        width=16, weight_decay=0.0, dropout=0.0, train_size=100, label_noise=0.0, ahead=False
+    )
     assert set(box.controls) == {"width", "weight_decay", "dropout", "train_size", "label_noise"}
     first, count = lines(box), len(box.figure.log)
     curves = {key: y for key, y in first.items() if "lowest" not in key[1]}
@@ -90,14 +112,18 @@ def test_explorer_redraws_when_a_control_moves():
     assert lines(box) == shown
 
 
-
 def test_the_labels_are_the_course_flip_labels_and_the_runs_one_drag_away_are_every_other_value():
     X, y, _, _ = capacity_explorer._data(300, 0.2, 1)
     assert (y == datasets.flip_labels(digits.digits_split().y_train[:300], 0.2, seed=1001)).all()
     point = capacity_explorer.snap(256, 0.0, 0.0, 300, 0.2)
     near = capacity_explorer.reachable(point, 0)
-    grids = (capacity_explorer.WIDTHS, capacity_explorer.WEIGHT_DECAYS, capacity_explorer.DROPOUTS,
-             capacity_explorer.TRAIN_SIZES, capacity_explorer.NOISE_LEVELS)
+    grids = (
+        capacity_explorer.WIDTHS,
+        capacity_explorer.WEIGHT_DECAYS,
+        capacity_explorer.DROPOUTS,
+        capacity_explorer.TRAIN_SIZES,
+        capacity_explorer.NOISE_LEVELS,
+    )
     assert len(near) == len(set(near)) == sum(len(grid) - 1 for grid in grids)
     assert near[:2] == [(128, 0.0, 0.0, 300, 0.2, 0), (256, 0.01, 0.0, 300, 0.2, 0)]  # one step first, width first
 
@@ -129,5 +155,7 @@ def test_the_explorer_asks_for_the_runs_one_drag_away():
         box.controls["width"].value = 32
     finally:
         capacity_explorer.RUNS.want = wanted
-    assert asked == [capacity_explorer.reachable((16, 0.0, 0.0, 100, 0.0), 0),
-                     capacity_explorer.reachable((32, 0.0, 0.0, 100, 0.0), 0)]
+    assert asked == [
+        capacity_explorer.reachable((16, 0.0, 0.0, 100, 0.0), 0),
+        capacity_explorer.reachable((32, 0.0, 0.0, 100, 0.0), 0),
+    ]

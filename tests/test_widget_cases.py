@@ -10,6 +10,7 @@ rest, changed axes alone in their slots, legends put back as first drawn). After
 the picture drawn whole from scratch, every axes must stay inside the slot it is redrawn in, and nothing may show
 an error.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -24,8 +25,11 @@ from PIL import Image
 import course_lib.widgets
 from course_lib.widgets import base, picture
 
-WIDGET_MODULES = sorted(info.name for info in pkgutil.iter_modules(course_lib.widgets.__path__)  # those with an explorer
-                        if hasattr(importlib.import_module(f"course_lib.widgets.{info.name}"), "explorer"))
+WIDGET_MODULES = sorted(
+    info.name
+    for info in pkgutil.iter_modules(course_lib.widgets.__path__)  # those with an explorer
+    if hasattr(importlib.import_module(f"course_lib.widgets.{info.name}"), "explorer")
+)
 
 
 def explorer(name):
@@ -116,8 +120,9 @@ def _values(box) -> dict:
     return {name: control.value for name, control in box.controls.items()}
 
 
-@pytest.mark.parametrize("name", [n for n in WIDGET_MODULES if ">>>" in (importlib.import_module(
-    f"course_lib.widgets.{n}").__doc__ or "")])
+@pytest.mark.parametrize(
+    "name", [n for n in WIDGET_MODULES if ">>>" in (importlib.import_module(f"course_lib.widgets.{n}").__doc__ or "")]
+)
 def test_docstring_examples_run(name):
     """The examples in the widgets' docstrings are run, so they cannot go stale."""
     import doctest

@@ -1,4 +1,5 @@
 """The early-stopping explorer: its pure compute agrees with EarlyStopping, and dragging redraws the figure."""
+
 import math
 
 import pytest
@@ -52,20 +53,25 @@ def test_compute_max_mode_never_stopping_and_lists():
     assert nan["stop_epoch"] == 3
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: ese.compute([], 2, 0.0), "values"),
-    (lambda: ese.compute(["a"], 2, 0.0), "values"),
-    (lambda: ese.compute([1.0], -1, 0.0), "patience"),
-    (lambda: ese.compute([1.0], 2, -0.1), "min_delta"),
-    (lambda: ese.compute([1.0], 2, 0.0, mode="auto"), "mode"),
-    (lambda: ese.noisy_trace(1), "num_epochs"),
-    (lambda: ese.noisy_trace(60, noise=-1.0), "noise"),
-    (lambda: ese.explorer(trace=[]), "trace"),
-    (lambda: ese.explorer(mode="best"), "mode"),
-    (lambda: ese.noisy_trace(60, noise=float("nan")), "noise"), (lambda: ese.explorer(patience=-1), "patience"),
-    (lambda: ese.explorer(min_delta=float("nan")), "min_delta"), (lambda: ese.explorer(noise=5.0), "noise"),
-    (lambda: ese.compute([1.0, True], 2, 0.0), "values"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ese.compute([], 2, 0.0), "values"),
+        (lambda: ese.compute(["a"], 2, 0.0), "values"),
+        (lambda: ese.compute([1.0], -1, 0.0), "patience"),
+        (lambda: ese.compute([1.0], 2, -0.1), "min_delta"),
+        (lambda: ese.compute([1.0], 2, 0.0, mode="auto"), "mode"),
+        (lambda: ese.noisy_trace(1), "num_epochs"),
+        (lambda: ese.noisy_trace(60, noise=-1.0), "noise"),
+        (lambda: ese.explorer(trace=[]), "trace"),
+        (lambda: ese.explorer(mode="best"), "mode"),
+        (lambda: ese.noisy_trace(60, noise=float("nan")), "noise"),
+        (lambda: ese.explorer(patience=-1), "patience"),
+        (lambda: ese.explorer(min_delta=float("nan")), "min_delta"),
+        (lambda: ese.explorer(noise=5.0), "noise"),
+        (lambda: ese.compute([1.0, True], 2, 0.0), "values"),
+    ],
+)
 def test_bad_input_names_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()

@@ -1,4 +1,5 @@
 """The grokking explorer: one batched run per seed, every decay a member; no decay never generalises, enough does."""
+
 import math
 
 import pytest
@@ -14,7 +15,10 @@ def test_memorised_early_generalised_only_with_enough_decay(seed):
         assert ge.compute(decay, seed, "smoke")["memorised_at"] <= 50, decay
     for decay in (0.0, 0.1):
         result = ge.compute(decay, seed, "smoke")
-        assert result["grokked_at"] is None and result["valid_accuracy"][-1] < 0.05, (decay, result["valid_accuracy"][-1])
+        assert result["grokked_at"] is None and result["valid_accuracy"][-1] < 0.05, (
+            decay,
+            result["valid_accuracy"][-1],
+        )
     grokked = ge.compute(2.0, seed, "smoke")
     assert grokked["grokked_at"] is not None and grokked["grokked_at"] > 5 * grokked["memorised_at"]
     assert "validation accuracy reaches 90% at step" in ge.describe(grokked)
@@ -37,17 +41,25 @@ def test_explorer_shows_the_member_of_each_decay():
     box.controls["weight_decay"].value = 2.0
     result = ge.compute(2.0, 0, "smoke")
     assert list(box.figure.picture.valid.get_ydata()) == result["valid_accuracy"]
-    assert box.figure.picture.grok_line.get_visible() and box.figure.picture.grok_line.get_xdata()[0] == result["grokked_at"]
+    assert (
+        box.figure.picture.grok_line.get_visible()
+        and box.figure.picture.grok_line.get_xdata()[0] == result["grokked_at"]
+    )
     assert box.figure.text == ge.describe(result) and "error" not in box.figure.log[-1]
     assert box.figure.picture.marker.get_xdata()[0] == ge.DECAYS.index(2.0)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: ge.compute(0.7, 0, "smoke"), r"weight_decay must be one of \(0.0, 0.1, 0.3, 0.5, 1.0, 2.0, 3.0\)"),
-    (lambda: ge.compute(float("nan"), 0, "smoke"), "weight_decay"), (lambda: ge.compute(True, 0, "smoke"), "weight_decay"),
-    (lambda: ge.compute(1.0, -1, "smoke"), "seed"), (lambda: ge.compute(1.0, 0, "huge"), "size"),
-    (lambda: ge.explorer(weight_decay=10.0, size="smoke"), "weight_decay"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ge.compute(0.7, 0, "smoke"), r"weight_decay must be one of \(0.0, 0.1, 0.3, 0.5, 1.0, 2.0, 3.0\)"),
+        (lambda: ge.compute(float("nan"), 0, "smoke"), "weight_decay"),
+        (lambda: ge.compute(True, 0, "smoke"), "weight_decay"),
+        (lambda: ge.compute(1.0, -1, "smoke"), "seed"),
+        (lambda: ge.compute(1.0, 0, "huge"), "size"),
+        (lambda: ge.explorer(weight_decay=10.0, size="smoke"), "weight_decay"),
+    ],
+)
 def test_bad_input_names_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()

@@ -1,4 +1,5 @@
 """The lr explorer: the slider snaps to the sweep's grid, the curve is that sweep member, and its diagnosis is shown."""
+
 import math
 
 import pytest
@@ -22,9 +23,15 @@ def test_compute_snaps_to_a_sweep_member_and_diagnoses_it():
     assert len(result["final_loss"]) == len(le.grid()) == len(result["statuses"])
 
 
-@pytest.mark.parametrize("optimizer, lr, label", [
-    ("sgd", 1e-4, "too slow"), ("momentum", 0.05, "healthy"), ("adam", 3e-3, "healthy"), ("adam", 10.0, "diverged"),
-])
+@pytest.mark.parametrize(
+    "optimizer, lr, label",
+    [
+        ("sgd", 1e-4, "too slow"),
+        ("momentum", 0.05, "healthy"),
+        ("adam", 3e-3, "healthy"),
+        ("adam", 10.0, "diverged"),
+    ],
+)
 def test_the_labels_follow_the_learning_rate(optimizer, lr, label):
     assert le.compute(optimizer, lr)["label"] == label
 
@@ -87,14 +94,23 @@ def test_the_left_axis_is_the_same_for_every_lr_of_an_optimizer():
     assert low <= min(losses) and high >= 10 * le.sweep_of("adam").losses[0][0]
 
 
-@pytest.mark.parametrize("call, word", [
-    (lambda: le.compute("adam", -1.0), "lr"), (lambda: le.compute("rmsprop", 0.1), "optimizer"),
-    (lambda: le.compute("adam", float("inf")), r"lr must be a finite number in \[0.0001, 10\]"),  # was: math domain error
-    (lambda: le.compute("adam", 100.0), "lr"),  # was: snapped to 10 without a word
-    (lambda: le.compute("adam", float("nan")), "lr"), (lambda: le.compute("adam", 0.1, seed=-1), "seed"),
-    (lambda: le.explorer(lr=100.0), "lr"), (lambda: le.explorer(optimizer="adamw"), "optimizer"),
-    (lambda: le.sweep_of("sgd", nudge=1e-7), r"nudge must be one of \(False, True\)"),
-])
+@pytest.mark.parametrize(
+    "call, word",
+    [
+        (lambda: le.compute("adam", -1.0), "lr"),
+        (lambda: le.compute("rmsprop", 0.1), "optimizer"),
+        (
+            lambda: le.compute("adam", float("inf")),
+            r"lr must be a finite number in \[0.0001, 10\]",
+        ),  # was: math domain error
+        (lambda: le.compute("adam", 100.0), "lr"),  # was: snapped to 10 without a word
+        (lambda: le.compute("adam", float("nan")), "lr"),
+        (lambda: le.compute("adam", 0.1, seed=-1), "seed"),
+        (lambda: le.explorer(lr=100.0), "lr"),
+        (lambda: le.explorer(optimizer="adamw"), "optimizer"),
+        (lambda: le.sweep_of("sgd", nudge=1e-7), r"nudge must be one of \(False, True\)"),
+    ],
+)
 def test_bad_input_names_the_argument(call, word):
     with pytest.raises(ValueError, match=word):
         call()

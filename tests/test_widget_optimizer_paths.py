@@ -1,5 +1,4 @@
 """Optimizer paths: real torch.optim steps on a 2-parameter point, checked by hand, and the widget redraws them."""
-import math
 
 import pytest
 
@@ -25,7 +24,9 @@ def test_momentum_and_adam_steps_by_hand():
     assert result["SGD + momentum"]["x"][3] == pytest.approx(x) and result["SGD + momentum"]["y"][3] == pytest.approx(y)
     adam = result["Adam"]  # Adam's first step moves every coordinate by lr, whatever its gradient's size
     start = op.SURFACES["valley"][0]
-    assert adam["x"][1] - start[0] == pytest.approx(lr, rel=1e-6) and start[1] - adam["y"][1] == pytest.approx(lr, rel=1e-6)
+    assert adam["x"][1] - start[0] == pytest.approx(lr, rel=1e-6) and start[1] - adam["y"][1] == pytest.approx(
+        lr, rel=1e-6
+    )
 
 
 def test_nesterov_steps_by_hand_and_with_no_momentum():
@@ -79,15 +80,21 @@ def test_draw_shows_every_path_and_cuts_a_diverged_one_at_the_window():
     fig = plt.figure()
     (ax,) = op.draw(result, fig)
     labels = [line.get_label() for line in ax.get_lines()]
-    assert labels[: len(op.OPTIMIZERS)] == list(op.OPTIMIZERS) and [t.get_text() for t in ax.get_legend().get_texts()] \
-        == [*op.OPTIMIZERS, "start", "minimum"]
-    assert result["paths"]["SGD + Nesterov"]["diverged_at"] is not None and "SGD + Nesterov diverged" in op.describe(result)
+    assert labels[: len(op.OPTIMIZERS)] == list(op.OPTIMIZERS) and [
+        t.get_text() for t in ax.get_legend().get_texts()
+    ] == [*op.OPTIMIZERS, "start", "minimum"]
+    assert result["paths"]["SGD + Nesterov"]["diverged_at"] is not None and "SGD + Nesterov diverged" in op.describe(
+        result
+    )
     nesterov = next(line for line in ax.get_lines() if line.get_label() == "SGD + Nesterov")
     x0, x1, y0, y1 = op.SURFACES["valley"][2]
     inside = [x0 <= x <= x1 and y0 <= y <= y1 for x, y in zip(nesterov.get_xdata(), nesterov.get_ydata())]
     assert all(inside[:-1]) and not inside[-1]  # drawn up to the first point outside the window
-    ends = [line for line in ax.get_lines() if line.get_marker() == "o" and line.get_label().startswith("_")
-            and line.get_visible()]
+    ends = [
+        line
+        for line in ax.get_lines()
+        if line.get_marker() == "o" and line.get_label().startswith("_") and line.get_visible()
+    ]
     assert len(ends) == 3  # an end dot for each path that did not diverge
     plt.close(fig)
 
@@ -95,7 +102,7 @@ def test_draw_shows_every_path_and_cuts_a_diverged_one_at_the_window():
 def test_explorer_controls_redraw_the_paths():
     box = op.explorer()
     ax = lambda: box.figure.fig.axes[0]  # noqa: E731
-    line = lambda name: next(l for l in ax().lines if l.get_label() == name)  # noqa: E731
+    line = lambda name: next(a for a in ax().lines if a.get_label() == name)  # noqa: E731
     before = list(line("SGD").get_xdata())
     box.controls["lr"].value = 0.02
     assert list(line("SGD").get_xdata()) == list(op.paths("valley", 0.02, 0.9, 200)["SGD"]["x"]) != before
@@ -111,14 +118,23 @@ def test_explorer_controls_redraw_the_paths():
     assert len(box.figure.log) == 6
 
 
-@pytest.mark.parametrize("call, word", [
-    (lambda: op.paths("bowl", 0.1), "surface"), (lambda: op.paths("valley", 0.0), "lr"),
-    (lambda: op.paths("valley", 0.1, momentum=1.0), "momentum"), (lambda: op.paths("valley", 0.1, adam_lr=-1), "adam_lr"), (lambda: op.paths("valley", 0.1, 0.9, 0), "num_steps"),
-    (lambda: op.explorer(surface="bowl"), "surface"), (lambda: op.loss("bowl", (0, 0)), "surface"),
-    (lambda: op.paths("valley", float("nan")), "lr"), (lambda: op.paths("valley", float("inf")), "lr"),
-    (lambda: op.paths("valley", 0.1, momentum=float("nan")), "momentum"), (lambda: op.explorer(lr=5.0), "lr"),
-    (lambda: op.paths("valley", 0.1, 0.9, True), "num_steps"),
-])
+@pytest.mark.parametrize(
+    "call, word",
+    [
+        (lambda: op.paths("bowl", 0.1), "surface"),
+        (lambda: op.paths("valley", 0.0), "lr"),
+        (lambda: op.paths("valley", 0.1, momentum=1.0), "momentum"),
+        (lambda: op.paths("valley", 0.1, adam_lr=-1), "adam_lr"),
+        (lambda: op.paths("valley", 0.1, 0.9, 0), "num_steps"),
+        (lambda: op.explorer(surface="bowl"), "surface"),
+        (lambda: op.loss("bowl", (0, 0)), "surface"),
+        (lambda: op.paths("valley", float("nan")), "lr"),
+        (lambda: op.paths("valley", float("inf")), "lr"),
+        (lambda: op.paths("valley", 0.1, momentum=float("nan")), "momentum"),
+        (lambda: op.explorer(lr=5.0), "lr"),
+        (lambda: op.paths("valley", 0.1, 0.9, True), "num_steps"),
+    ],
+)
 def test_bad_input_names_the_argument(call, word):
     with pytest.raises(ValueError, match=word):
         call()

@@ -1,4 +1,5 @@
 """The plateau explorer replays a real ReduceLROnPlateau; its drops follow patience, cooldown and the threshold."""
+
 import pytest
 import torch
 
@@ -9,16 +10,18 @@ def test_drops_are_where_the_lr_falls_and_lr_never_rises():
     result = pe.compute(patience=3, factor=0.5)
     lrs = result["lr"]
     assert all(b <= a for a, b in zip(lrs, lrs[1:]))
-    assert result["drops"] == [e for e, a, b in zip(result["epoch"], lrs, lrs[1:]) if b < a] + \
-        ([result["epoch"][-1]] if result["final_lr"] < lrs[-1] else [])
+    assert result["drops"] == [e for e, a, b in zip(result["epoch"], lrs, lrs[1:]) if b < a] + (
+        [result["epoch"][-1]] if result["final_lr"] < lrs[-1] else []
+    )
     assert result["final_lr"] == pytest.approx(pe.LR * 0.5 ** len(result["drops"]))
 
 
 def test_matches_a_fresh_scheduler_fed_the_same_values():
     result = pe.compute(patience=2, factor=0.3, threshold=0.02, threshold_mode="abs", cooldown=2)
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=pe.LR)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.3, patience=2, threshold=0.02,
-                                                           threshold_mode="abs", cooldown=2)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=0.3, patience=2, threshold=0.02, threshold_mode="abs", cooldown=2
+    )
     for value, lr in zip(result["value"], result["lr"]):
         assert optimizer.param_groups[0]["lr"] == pytest.approx(lr)
         scheduler.step(value)
@@ -67,11 +70,20 @@ def test_a_larger_patience_drops_less_often():
     assert pe.compute(patience=200)["drops"] == []
 
 
-@pytest.mark.parametrize("kwargs, word", [({"threshold_mode": "relative"}, "threshold_mode"), ({"patience": -1}, "patience"),
-                                          ({"factor": 1.0}, "factor"), ({"factor": float("nan")}, "factor"),
-                                          ({"cooldown": 1.5}, "cooldown"), ({"threshold": float("inf")}, "threshold"),
-                                          ({"noise": 2.0}, "noise"), ({"min_lr": float("nan")}, "min_lr"),
-                                          ({"patience": True}, "patience")])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"threshold_mode": "relative"}, "threshold_mode"),
+        ({"patience": -1}, "patience"),
+        ({"factor": 1.0}, "factor"),
+        ({"factor": float("nan")}, "factor"),
+        ({"cooldown": 1.5}, "cooldown"),
+        ({"threshold": float("inf")}, "threshold"),
+        ({"noise": 2.0}, "noise"),
+        ({"min_lr": float("nan")}, "min_lr"),
+        ({"patience": True}, "patience"),
+    ],
+)
 def test_bad_input_names_the_argument(kwargs, word):
     with pytest.raises(ValueError, match=word):
         pe.compute(**kwargs)

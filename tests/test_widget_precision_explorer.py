@@ -1,4 +1,5 @@
 """The precision explorer: rounding, overflow and underflow in fp32, bf16 and fp16, and the loss scale."""
+
 import pytest
 import torch
 
@@ -12,8 +13,10 @@ def test_limits_are_torch_finfo():
     assert pe.limits("bfloat16")["max"] == pytest.approx(torch.finfo(torch.float32).max, rel=0.01)  # fp32's range
 
 
-@pytest.mark.parametrize("exponent, fp16_status", [(-3.0, "normal"), (-6.0, "subnormal: fewer digits"),
-                                                   (-9.0, "underflow: 0"), (5.0, "overflow: inf")])
+@pytest.mark.parametrize(
+    "exponent, fp16_status",
+    [(-3.0, "normal"), (-6.0, "subnormal: fewer digits"), (-9.0, "underflow: 0"), (5.0, "overflow: inf")],
+)
 def test_fp16_status_while_fp32_and_bf16_stay_normal(exponent, fp16_status):
     result = pe.compute(exponent, 0)
     assert result["formats"]["float16"]["status"] == fp16_status
@@ -31,9 +34,17 @@ def test_loss_scale_rescues_small_gradients_and_too_much_overflows():
     assert pe.compute(-2.0, 24)["overflow_with_scale"] > 0.5
 
 
-@pytest.mark.parametrize("kwargs, word", [({"exponent": 99.0}, "exponent"), ({"loss_scale_log2": -1}, "loss_scale_log2"),
-                                          ({"loss_scale_log2": 2.5}, "loss_scale_log2"), ({"exponent": float("nan")}, "exponent"),
-                                          ({"exponent": True}, "exponent"), ({"loss_scale_log2": 41}, "loss_scale_log2")])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"exponent": 99.0}, "exponent"),
+        ({"loss_scale_log2": -1}, "loss_scale_log2"),
+        ({"loss_scale_log2": 2.5}, "loss_scale_log2"),
+        ({"exponent": float("nan")}, "exponent"),
+        ({"exponent": True}, "exponent"),
+        ({"loss_scale_log2": 41}, "loss_scale_log2"),
+    ],
+)
 def test_bad_input_names_the_argument(kwargs, word):
     with pytest.raises(ValueError, match=word):
         pe.compute(**kwargs)

@@ -1,11 +1,19 @@
 """The schedule explorer: course_lib and PyTorch agree for every schedule, and the controls redraw the curve."""
+
 import pytest
 
 from course_lib.widgets import schedule_explorer as se
 
-SETTINGS = {"constant": {}, "step decay": {"step_size": 40, "gamma": 0.5}, "exponential": {"exp_gamma": 0.99},
-            "1/t": {"k": 0.05}, "multistep": {"milestones": (100, 150), "gamma": 0.1}, "cosine": {},
-            "cosine restarts": {"period": 50, "period_mult": 2}, "one-cycle": {"pct_start": 0.3}}
+SETTINGS = {
+    "constant": {},
+    "step decay": {"step_size": 40, "gamma": 0.5},
+    "exponential": {"exp_gamma": 0.99},
+    "1/t": {"k": 0.05},
+    "multistep": {"milestones": (100, 150), "gamma": 0.1},
+    "cosine": {},
+    "cosine restarts": {"period": 50, "period_mult": 2},
+    "one-cycle": {"pct_start": 0.3},
+}
 
 
 CASES = [(name, warmup) for name in se.SCHEDULES for warmup in (0, 20) if not (name == "one-cycle" and warmup)]
@@ -30,16 +38,22 @@ def test_parameters_change_the_curve_and_results_are_cached():
     assert se.compute("step decay", 0.1, 200, step_size=20, gamma=0.5) is fast
 
 
-@pytest.mark.parametrize("call, word", [
-    (lambda: se.compute("linear", 0.1, 100), "name"),
-    (lambda: se.compute("cosine", 0.1, 100, gamma=0.5), "parameters"),
-    (lambda: se.compute("cosine", 0.1, 100, warmup_steps=100), "warmup_steps"),
-    (lambda: se.compute("one-cycle", 0.1, 100, warmup_steps=10, pct_start=0.3), "warmup_steps"),
-    (lambda: se.explorer(schedule="linear"), "schedule"),
-    (lambda: se.compute("cosine", float("nan"), 100), "lr"), (lambda: se.compute("cosine", float("inf"), 100), "lr"),
-    (lambda: se.compute("cosine", 0.1, 0), "num_steps"), (lambda: se.explorer(lr=5.0), "lr"),
-    (lambda: se.explorer(num_steps=50), "num_steps"), (lambda: se.explorer(warmup_steps=300), "warmup_steps"),
-])
+@pytest.mark.parametrize(
+    "call, word",
+    [
+        (lambda: se.compute("linear", 0.1, 100), "name"),
+        (lambda: se.compute("cosine", 0.1, 100, gamma=0.5), "parameters"),
+        (lambda: se.compute("cosine", 0.1, 100, warmup_steps=100), "warmup_steps"),
+        (lambda: se.compute("one-cycle", 0.1, 100, warmup_steps=10, pct_start=0.3), "warmup_steps"),
+        (lambda: se.explorer(schedule="linear"), "schedule"),
+        (lambda: se.compute("cosine", float("nan"), 100), "lr"),
+        (lambda: se.compute("cosine", float("inf"), 100), "lr"),
+        (lambda: se.compute("cosine", 0.1, 0), "num_steps"),
+        (lambda: se.explorer(lr=5.0), "lr"),
+        (lambda: se.explorer(num_steps=50), "num_steps"),
+        (lambda: se.explorer(warmup_steps=300), "warmup_steps"),
+    ],
+)
 def test_bad_input_names_the_argument(call, word):
     with pytest.raises(ValueError, match=word):
         call()
@@ -60,4 +74,3 @@ def test_explorer_controls_redraw_the_figure():
     box.controls["schedule"].value = "one-cycle"
     assert box.controls["warmup_steps"].disabled and line()[0] == pytest.approx(0.1 / 25)
     assert len(box.figure.log) == 6
-

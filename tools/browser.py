@@ -4,6 +4,7 @@ Both drive Debian's Chromium (``/usr/bin/chromium``) through Playwright for Pyth
 install`` cannot download its own browser everywhere; servers (JupyterLab, Voila, a static site) run on a
 free local port in their own process group and are stopped with everything they started.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,15 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def free_port() -> int:
@@ -42,8 +50,15 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str, inter
 
 
 @contextmanager
-def server(command: list[str], port: int, log: Path, ready_path: str | None = None, env: dict | None = None,
-           cwd: Path | None = None, timeout: float = 90) -> Iterator[subprocess.Popen]:
+def server(
+    command: list[str],
+    port: int,
+    log: Path,
+    ready_path: str | None = None,
+    env: dict | None = None,
+    cwd: Path | None = None,
+    timeout: float = 90,
+) -> Iterator[subprocess.Popen]:
     """Run ``command`` (a Jupyter or Voila server) in its own process group until it is ready; stop it after.
 
     Ready means ``http://127.0.0.1:{port}{ready_path}`` answers 200, or, without ``ready_path``, that the
@@ -52,9 +67,16 @@ def server(command: list[str], port: int, log: Path, ready_path: str | None = No
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
-                                   env={**os.environ, **(env or {})}, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
         try:
+
             def ready():
                 if process.poll() is not None:
                     raise AssertionError(f"{command[:4]} exited with {process.returncode}:\n{tail(log)}")
@@ -104,18 +126,37 @@ def jupyter_lab_command(root_dir: Path, port: int, runtime: Path, extra: tuple[s
     """JupyterLab for a test: this Python's, no token, its own settings and workspaces under ``runtime``.
 
     News and update checks are left as the environment sets them (``course.py`` turns them off there)."""
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-               "--ServerApp.port_retries=0", "--IdentityProvider.token=", "--ServerApp.password=",
-               "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={root_dir}",
-               "--LabApp.expose_app_in_browser=True", f"--LabApp.user_settings_dir={runtime / 'settings'}",
-               f"--LabApp.workspaces_dir={runtime / 'workspaces'}", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        "--ServerApp.port_retries=0",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--ServerApp.disable_check_xsrf=True",
+        f"--ServerApp.root_dir={root_dir}",
+        "--LabApp.expose_app_in_browser=True",
+        f"--LabApp.user_settings_dir={runtime / 'settings'}",
+        f"--LabApp.workspaces_dir={runtime / 'workspaces'}",
+        *extra,
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     return command
 
 
 def voila_command(notebook: Path, port: int) -> list[str]:
-    return [sys.executable, "-m", "voila", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-            "--Voila.port_retries=0", str(notebook)]
-
-
+    return [
+        sys.executable,
+        "-m",
+        "voila",
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--Voila.port_retries=0",
+        str(notebook),
+    ]

@@ -6,6 +6,7 @@
 
 Pages come from the notebooks as stored; explorers' frames from running the lessons (see tools.course_site.build).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,12 +27,16 @@ def main(argv=None) -> int:
     report = build(args.out.resolve(), quick=args.quick, jobs=args.jobs, timeout=args.timeout)
     frames = sum(e["frames"] for e in report["explorers"])
     cpu = sum(run["cpu"] for run in report["notebook_seconds"].values())
-    print(f"site: {args.out} | {report['pages']} pages | {len(report['explorers'])} explorers, {frames} frames | "
-          f"{report['bytes'] / 1e6:.1f} MB | built in {report['seconds']:.0f} s ({report['grid']} grid, {report['size']} size; "
-          f"the lessons' kernels used {cpu:.0f} CPU seconds)")
+    print(
+        f"site: {args.out} | {report['pages']} pages | {len(report['explorers'])} explorers, {frames} frames | "
+        f"{report['bytes'] / 1e6:.1f} MB | built in {report['seconds']:.0f} s ({report['grid']} grid, {report['size']} size; "
+        f"the lessons' kernels used {cpu:.0f} CPU seconds)"
+    )
     for explorer in report["explorers"]:
-        print(f"  {explorer['id']}: {explorer['frames']} frames over {', '.join(explorer['varied'])}, "
-              f"{explorer['bytes'] / 1e6:.2f} MB, drawn in {explorer['seconds']:.0f} s")
+        print(
+            f"  {explorer['id']}: {explorer['frames']} frames over {', '.join(explorer['varied'])}, "
+            f"{explorer['bytes'] / 1e6:.2f} MB, drawn in {explorer['seconds']:.0f} s"
+        )
     print(f"serve it: python3 -m http.server -d {args.out}  (then open http://localhost:8000)")
     return 0
 

@@ -1,4 +1,5 @@
 """What the tools' command lines accept: argparse types that name the rule a bad value breaks."""
+
 from __future__ import annotations
 
 import argparse

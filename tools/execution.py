@@ -6,6 +6,7 @@ and now and then misses that reply and stalls until the timeout (jupyter/nbclien
 widget state (widgets are tested headless and in a real browser), so importing this module turns the
 imitation off, for every run in this process.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,6 +26,7 @@ nbclient.NotebookClient.on_comm_open_jupyter_widget = lambda self, msg: None
 @dataclass
 class Run:
     """An executed notebook: its cells with their outputs, the errors they show and how long it took."""
+
     notebook: nbformat.NotebookNode
     errors: list[tuple[int, str]] = field(default_factory=list)  # (cell index, "Name: message"), in order
     seconds: float = 0.0
@@ -35,10 +37,17 @@ class Run:
         return [(i, e) for i, e in self.errors if tag not in self.notebook.cells[i].metadata.get("tags", [])]
 
 
-def execute_notebook(notebook: str | Path | nbformat.NotebookNode, output: str | Path | None = None, *,
-                     cwd: str | Path, parameters: dict | None = None, env: dict | None = None,
-                     kernel_name: str = "python3", timeout: int = 900,
-                     on_cell_executed: Callable | None = None) -> Run:
+def execute_notebook(
+    notebook: str | Path | nbformat.NotebookNode,
+    output: str | Path | None = None,
+    *,
+    cwd: str | Path,
+    parameters: dict | None = None,
+    env: dict | None = None,
+    kernel_name: str = "python3",
+    timeout: int = 900,
+    on_cell_executed: Callable | None = None,
+) -> Run:
     """Execute ``notebook`` (a path or a notebook) in a fresh kernel started in ``cwd``; return the :class:`Run`.
 
     ``parameters`` go after the cell tagged ``parameters`` (none given: the notebook runs as stored).
@@ -54,9 +63,16 @@ def execute_notebook(notebook: str | Path | nbformat.NotebookNode, output: str |
     start = time.perf_counter()
     try:
         with environment(env or {}):
-            papermill.execute_notebook(notebook if isinstance(notebook, nbformat.NotebookNode) else str(notebook),
-                                       str(target), parameters=parameters, cwd=str(cwd), kernel_name=kernel_name,
-                                       execution_timeout=timeout, progress_bar=False, **extra)
+            papermill.execute_notebook(
+                notebook if isinstance(notebook, nbformat.NotebookNode) else str(notebook),
+                str(target),
+                parameters=parameters,
+                cwd=str(cwd),
+                kernel_name=kernel_name,
+                execution_timeout=timeout,
+                progress_bar=False,
+                **extra,
+            )
     except papermill.PapermillExecutionError:
         pass  # the executed notebook, saved before papermill raised, shows the error
     seconds = time.perf_counter() - start
@@ -65,8 +81,12 @@ def execute_notebook(notebook: str | Path | nbformat.NotebookNode, output: str |
     finally:
         if not output:
             target.unlink(missing_ok=True)
-    errors = [(i, f"{o['ename']}: {o['evalue']}") for i, cell in enumerate(executed.cells)
-              for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    errors = [
+        (i, f"{o['ename']}: {o['evalue']}")
+        for i, cell in enumerate(executed.cells)
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     return Run(executed, errors, seconds)
 
 

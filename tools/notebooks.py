@@ -26,6 +26,7 @@ thousand colours, mostly antialiasing shades: no visible change, about 2.5 times
 with more colours (photographs) are only re-encoded losslessly.
 Only the default size with seed 0 may be stored: that is what the tests compare and the static site reads.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,11 @@ SIZES = ("smoke", "default", "gpu")
 KERNEL_SETS = {
     "default": {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2", "ONEDNN_MAX_CPU_ISA": "SSE41"},
     "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
-    "avx512": {"ATEN_CPU_CAPABILITY": "avx512", "MKL_ENABLE_INSTRUCTIONS": "AVX512",
-               "ONEDNN_MAX_CPU_ISA": "AVX512_CORE"},
+    "avx512": {
+        "ATEN_CPU_CAPABILITY": "avx512",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX512",
+        "ONEDNN_MAX_CPU_ISA": "AVX512_CORE",
+    },
 }
 NATIVE = "native"  # no ceiling: what the CPU picks
 
@@ -97,8 +101,12 @@ def cpu_capability(env: dict) -> str:
     from tools.execution import environment
 
     with environment(env):
-        result = subprocess.run([sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
-                                capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            [sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     return result.stdout.strip()
 
 
@@ -107,14 +115,26 @@ def execute(path: Path, size: str, seed: int, store: bool, timeout: int, kernels
     from tools.execution import execute_notebook
 
     log = Path(tempfile.mkstemp(suffix=".jsonl")[1])
-    env = {"COURSE_SIZE": size, "COURSE_STRICT": None,  # report every claim that fails instead of stopping at the first
-           "COURSE_CLAIMS_LOG": str(log),  # claims.claim writes every outcome there (printed lines can be cleared)
-           **kernel_set_env(kernels)}
-    report = {"path": str(path.relative_to(ROOT)), "size": size, "seed": seed, "kernels": kernels, "seconds": 0.0,
-              "held": 0, "failed": [], "errors": []}
+    env = {
+        "COURSE_SIZE": size,
+        "COURSE_STRICT": None,  # report every claim that fails instead of stopping at the first
+        "COURSE_CLAIMS_LOG": str(log),  # claims.claim writes every outcome there (printed lines can be cleared)
+        **kernel_set_env(kernels),
+    }
+    report = {
+        "path": str(path.relative_to(ROOT)),
+        "size": size,
+        "seed": seed,
+        "kernels": kernels,
+        "seconds": 0.0,
+        "held": 0,
+        "failed": [],
+        "errors": [],
+    }
     try:
-        run = execute_notebook(path, cwd=path.parent, parameters={} if store else {"SIZE": size, "SEED": seed},
-                               env=env, timeout=timeout)
+        run = execute_notebook(
+            path, cwd=path.parent, parameters={} if store else {"SIZE": size, "SEED": seed}, env=env, timeout=timeout
+        )
     except Exception as error:  # a timeout or a dead kernel: reported with the rest
         run = None
         report["errors"].append(f"{type(error).__name__}: {str(error)[-500:]}")
@@ -168,8 +188,11 @@ def is_widget(output) -> bool:
 
 def widget_cells(notebook) -> list[int]:
     """Indices of the code cells whose output is a widget (its view, or the note that replaces it when stored)."""
-    return [i for i, cell in enumerate(notebook.cells)
-            if cell.cell_type == "code" and any(is_widget(o) for o in cell.get("outputs", []))]
+    return [
+        i
+        for i, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and any(is_widget(o) for o in cell.get("outputs", []))
+    ]
 
 
 def smaller_png(encoded: str) -> str:
@@ -199,34 +222,49 @@ def usable_kernel_sets(names: list[str]) -> list[str]:
         if got.lower() == name:
             usable.append(name)
         else:
-            print(f"skip kernel set {name}: this CPU lacks it (ATen runs {got} under ATEN_CPU_CAPABILITY={name})",
-                  flush=True)
+            print(
+                f"skip kernel set {name}: this CPU lacks it (ATen runs {got} under ATEN_CPU_CAPABILITY={name})",
+                flush=True,
+            )
     return usable
 
 
-def run_all(paths: list[Path], sizes: list[str], seeds: list[int], store: bool, jobs: int, timeout: int,
-            kernel_sets: tuple[str, ...] = (NATIVE,)) -> int:
+def run_all(
+    paths: list[Path],
+    sizes: list[str],
+    seeds: list[int],
+    store: bool,
+    jobs: int,
+    timeout: int,
+    kernel_sets: tuple[str, ...] = (NATIVE,),
+) -> int:
     kernel_sets = usable_kernel_sets(list(kernel_sets))
-    work = [(path, size, seed, kernels)
-            for kernels in kernel_sets for path in paths for size in sizes for seed in seeds]
+    work = [
+        (path, size, seed, kernels) for kernels in kernel_sets for path in paths for size in sizes for seed in seeds
+    ]
     bad, runs = {}, {}
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(execute, path, size, seed, store, timeout, kernels)
-                   for path, size, seed, kernels in work]
+        futures = [
+            pool.submit(execute, path, size, seed, store, timeout, kernels) for path, size, seed, kernels in work
+        ]
         for future in futures:
             report = future.result()
             ok = not report["failed"] and not report["errors"]
             runs[report["kernels"]] = runs.get(report["kernels"], 0) + 1
             bad[report["kernels"]] = bad.get(report["kernels"], 0) + (not ok)
             stored = " (stored)" if store and not report["errors"] else ""
-            print(f"{'ok  ' if ok else 'FAIL'} {report['path']} size={report['size']} seed={report['seed']} "
-                  f"kernels={report['kernels']}: {report['seconds']:.0f} s, {report['held']} claims held{stored}",
-                  flush=True)
+            print(
+                f"{'ok  ' if ok else 'FAIL'} {report['path']} size={report['size']} seed={report['seed']} "
+                f"kernels={report['kernels']}: {report['seconds']:.0f} s, {report['held']} claims held{stored}",
+                flush=True,
+            )
             for line in report["failed"] + [f"error: {e}" for e in report["errors"]]:
                 print(f"       {line}", flush=True)
     for kernels in kernel_sets:
-        print(f"kernels={kernels}: {runs.get(kernels, 0) - bad.get(kernels, 0)} of {runs.get(kernels, 0)} runs "
-              f"without a failed claim or an error")
+        print(
+            f"kernels={kernels}: {runs.get(kernels, 0) - bad.get(kernels, 0)} of {runs.get(kernels, 0)} runs "
+            f"without a failed claim or an error"
+        )
     return 1 if any(bad.values()) or not work else 0
 
 
@@ -241,9 +279,13 @@ def sync_repository() -> int:
         before = json.dumps(notebook)
         for cell in notebook["cells"]:
             text = "".join(cell["source"])
-            text = re.sub(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)", lambda _: repository.colab_badge(relative), text)
-            text = re.sub(r"^ *%pip install -q \"course_lib @ git\+https://github\.com/[^\"]*\"",
-                          repository.colab_install_line(), text, flags=re.M)
+            text = re.sub(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)", lambda _: repository.colab_badge(relative), text)  # noqa: B023 (used at once)
+            text = re.sub(
+                r"^ *%pip install -q \"course_lib @ git\+https://github\.com/[^\"]*\"",
+                repository.colab_install_line(),
+                text,
+                flags=re.M,
+            )
             lines = text.split("\n")
             cell["source"] = [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
         if json.dumps(notebook) != before:
@@ -258,24 +300,32 @@ def parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("notebooks", nargs="*", help="paths or unique parts of names (default: every notebook)")
-    common.add_argument("--jobs", type=positive_int, default=2,
-                        help="notebooks run at once (default 2: one per core here)")
+    common.add_argument(
+        "--jobs", type=positive_int, default=2, help="notebooks run at once (default 2: one per core here)"
+    )
     common.add_argument("--timeout", type=positive_int, default=900, help="seconds a cell may take (default 900)")
     kernels = argparse.ArgumentParser(add_help=False)
-    kernels.add_argument("--kernel-sets", nargs="+", choices=(NATIVE, *KERNEL_SETS), default=[NATIVE],
-                         help="x86 kernel sets to run under, one run each (default: native, what the CPU picks)")
+    kernels.add_argument(
+        "--kernel-sets",
+        nargs="+",
+        choices=(NATIVE, *KERNEL_SETS),
+        default=[NATIVE],
+        help="x86 kernel sets to run under, one run each (default: native, what the CPU picks)",
+    )
     run = commands.add_parser("run", parents=[common, kernels], help="run at one size and seed")
     run.set_defaults(parser=run)
     run.add_argument("--size", default="default", choices=SIZES)
     run.add_argument("--seed", type=non_negative_int, default=0)
     run.add_argument("--store", action="store_true", help="write the outputs back (default size, seed 0 only)")
-    check = commands.add_parser("check", parents=[common, kernels],
-                                help="run every size x seed; fail on any failed claim")
+    check = commands.add_parser(
+        "check", parents=[common, kernels], help="run every size x seed; fail on any failed claim"
+    )
     check.set_defaults(parser=check)
     check.add_argument("--sizes", nargs="+", default=["smoke", "default"], choices=SIZES)
     check.add_argument("--seeds", nargs="+", type=non_negative_int, default=[0, 1, 2])
-    refresh = commands.add_parser("refresh", parents=[common],
-                                  help="run at the default size, seed 0, and store the outputs")
+    refresh = commands.add_parser(
+        "refresh", parents=[common], help="run at the default size, seed 0, and store the outputs"
+    )
     refresh.set_defaults(parser=refresh)
     commands.add_parser("sync-repository", help="badges and Colab install lines from pyproject's Repository")
     tidy = commands.add_parser("clean", help="apply refresh's clean-up to stored notebooks without running them")
@@ -302,8 +352,9 @@ def main(argv=None) -> int:
         return 0
     if args.command == "run":
         if args.store and (args.size != "default" or args.seed != 0):
-            args.parser.error("argument --store: only the default size with seed 0 is stored (the tests and the "
-                              "site read it)")
+            args.parser.error(
+                "argument --store: only the default size with seed 0 is stored (the tests and the site read it)"
+            )
         return run_all(paths, [args.size], [args.seed], args.store, args.jobs, args.timeout, tuple(args.kernel_sets))
     if args.command == "check":
         return run_all(paths, args.sizes, args.seeds, False, args.jobs, args.timeout, tuple(args.kernel_sets))

@@ -3,6 +3,7 @@
 The notebooks' Colab badges and install lines and the static site's *Open in Colab* links are made from it
 (``python -m tools.notebooks sync-repository`` rewrites the notebooks; a test checks that they agree).
 """
+
 from __future__ import annotations
 
 import re

@@ -9,6 +9,7 @@ rotation, shift, zoom and flip in one ``grid_sample`` call, on whatever device t
 >>> views.shape
 torch.Size([4, 3, 32, 32])
 """
+
 from __future__ import annotations
 
 import math
@@ -68,8 +69,14 @@ def augmented_views(image: torch.Tensor, transform: Callable, num_views: int = 8
         return torch.stack([transform(image) for _ in range(num_views)])
 
 
-def affine(images: torch.Tensor, angles: torch.Tensor, shifts: torch.Tensor, scales: torch.Tensor,
-           flips: torch.Tensor, padding_mode: str = "zeros") -> torch.Tensor:
+def affine(
+    images: torch.Tensor,
+    angles: torch.Tensor,
+    shifts: torch.Tensor,
+    scales: torch.Tensor,
+    flips: torch.Tensor,
+    padding_mode: str = "zeros",
+) -> torch.Tensor:
     """Move each image of a batch (B, C, H, W) by its own parameters, bilinear.
 
     ``angles`` (B,) degrees counter-clockwise (as ``v2.functional.rotate``); ``shifts`` (B, 2) pixels (right,
@@ -92,13 +99,22 @@ def affine(images: torch.Tensor, angles: torch.Tensor, shifts: torch.Tensor, sca
     a, b = sign * cos / scales, sign * -sin / scales * H / W
     c, d = sin / scales * W / H, cos / scales
     tx, ty = 2 * shifts[:, 0] / W, 2 * shifts[:, 1] / H
-    theta = torch.stack([torch.stack([a, b, -(a * tx + b * ty)], 1), torch.stack([c, d, -(c * tx + d * ty)], 1)], 1)  # (B, 2, 3)
+    theta = torch.stack(
+        [torch.stack([a, b, -(a * tx + b * ty)], 1), torch.stack([c, d, -(c * tx + d * ty)], 1)], 1
+    )  # (B, 2, 3)
     grid = F.affine_grid(theta, [B, 1, H, W], align_corners=False)  # (B, H, W, 2)
     return F.grid_sample(images.to(dtype), grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
 
 
-def random_affine(images: torch.Tensor, degrees: float = 15.0, translate: float = 0.1, scale=(0.9, 1.1),
-                  flip: bool = False, generator: torch.Generator | None = None, padding_mode: str = "zeros") -> torch.Tensor:
+def random_affine(
+    images: torch.Tensor,
+    degrees: float = 15.0,
+    translate: float = 0.1,
+    scale=(0.9, 1.1),
+    flip: bool = False,
+    generator: torch.Generator | None = None,
+    padding_mode: str = "zeros",
+) -> torch.Tensor:
     """A different random rotation, shift, zoom (and flip, if asked) for every image of a batch (B, C, H, W).
 
     ``degrees``: angles uniform in [-degrees, degrees]; ``translate``: shifts up to this fraction of the side;
@@ -139,13 +155,16 @@ def _shift_hue(images: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     sector = torch.floor(h * 6)
     f = h * 6 - sector
     p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    options = torch.stack([torch.stack(rgb, 1) for rgb in ((v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q))], 1)
+    options = torch.stack(
+        [torch.stack(rgb, 1) for rgb in ((v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q))], 1
+    )
     index = (sector.long() % 6)[:, None, None].expand(-1, 1, 3, -1, -1)  # (B, 1, 3, H, W): which of the 6 sectors
     return options.gather(1, index).squeeze(1)
 
 
-def colour(images: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tensor, saturation: torch.Tensor,
-           hue: torch.Tensor) -> torch.Tensor:
+def colour(
+    images: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tensor, saturation: torch.Tensor, hue: torch.Tensor
+) -> torch.Tensor:
     """Recolour each image of a float RGB batch (B, 3, H, W) in [0, 1] by its own factors, each of shape (B,).
 
     The steps of ``v2.functional.adjust_brightness``, ``_contrast``, ``_saturation`` and ``_hue``, in that order.
@@ -161,9 +180,16 @@ def colour(images: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tenso
     return _shift_hue(out, hue.to(images.device, images.dtype))
 
 
-def random_colour(images: torch.Tensor, brightness: float = 0.4, contrast: float = 0.4, saturation: float = 0.4,
-                  hue: float = 0.1, p_jitter: float = 0.8, p_grayscale: float = 0.2,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+def random_colour(
+    images: torch.Tensor,
+    brightness: float = 0.4,
+    contrast: float = 0.4,
+    saturation: float = 0.4,
+    hue: float = 0.1,
+    p_jitter: float = 0.8,
+    p_grayscale: float = 0.2,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """SimCLR's colour distortion with its own draw for every image of a batch (defaults: its strength s = 0.5).
 
     As ``RandomApply([ColorJitter(brightness, contrast, saturation, hue)], p_jitter)`` then
@@ -177,7 +203,9 @@ def random_colour(images: torch.Tensor, brightness: float = 0.4, contrast: float
         raise ValueError(f"hue must be in [0, 0.5] (a share of the colour circle), got {hue!r}")
     uniform = torch.rand(len(images), 6, generator=generator)  # (B, 6): four factors, two coins
     spread = lambda column, amount: max(0.0, 1 - amount) + uniform[:, column] * (1 + amount - max(0.0, 1 - amount))  # noqa: E731
-    jittered = colour(images, spread(0, brightness), spread(1, contrast), spread(2, saturation), (2 * uniform[:, 3] - 1) * hue)
+    jittered = colour(
+        images, spread(0, brightness), spread(1, contrast), spread(2, saturation), (2 * uniform[:, 3] - 1) * hue
+    )
     coin = lambda column, p: (uniform[:, column] < p).to(images.device).view(-1, 1, 1, 1)  # noqa: E731
     out = torch.where(coin(4, p_jitter), jittered, images)
     return torch.where(coin(5, p_grayscale), _gray(out).expand_as(out), out)

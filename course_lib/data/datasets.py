@@ -3,6 +3,7 @@
 Every generator takes a ``seed`` and returns float32 inputs and int64 class labels (or float32
 targets for regression), so the same call always gives the same tensors.
 """
+
 from __future__ import annotations
 
 import math
@@ -126,7 +127,9 @@ def flip_labels(y: torch.Tensor, fraction: float, num_classes: int = 10, seed: i
     generator = _generator(seed)
     y = y.clone()
     chosen = torch.randperm(len(y), generator=generator)[: round(fraction * len(y))]
-    offset = torch.randint(1, num_classes, (len(chosen),), generator=generator)  # 1..num_classes-1: never the true class
+    offset = torch.randint(
+        1, num_classes, (len(chosen),), generator=generator
+    )  # 1..num_classes-1: never the true class
     y[chosen] = (y[chosen] + offset) % num_classes
     return y
 

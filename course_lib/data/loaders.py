@@ -4,6 +4,7 @@ For data that fits in memory (everything in this course but CIFAR), a ``DataLoad
 of its time collating single samples on the CPU. Keeping the tensors on the device and cutting
 batches out of one shuffled copy per epoch removes that cost: see ``benchmarks/trainer_overhead.py``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,12 +23,22 @@ class DeviceLoader:
     [4, 4, 2]
     """
 
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int = 64, shuffle: bool = True,
-                 drop_last: bool = False, seed: int = 0, device: torch.device | str | None = None):
+    def __init__(
+        self,
+        X: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int = 64,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        seed: int = 0,
+        device: torch.device | str | None = None,
+    ):
         if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
             raise ValueError("X and y must be tensors")
         if X.dim() == 0 or y.dim() == 0:
-            raise ValueError(f"X and y must have a first dimension (one row per sample), got shapes {tuple(X.shape)} and {tuple(y.shape)}")
+            raise ValueError(
+                f"X and y must have a first dimension (one row per sample), got shapes {tuple(X.shape)} and {tuple(y.shape)}"
+            )
         if len(X) != len(y):
             raise ValueError(f"X and y must have the same first dimension, got {len(X)} and {len(y)}")
         if len(X) == 0:
@@ -35,7 +46,9 @@ class DeviceLoader:
         check_int("batch_size", batch_size, 1)
         check_int("seed", seed, 0)
         if drop_last and batch_size > len(X):
-            raise ValueError(f"batch_size ({batch_size}) > number of samples ({len(X)}) with drop_last=True gives no batch")
+            raise ValueError(
+                f"batch_size ({batch_size}) > number of samples ({len(X)}) with drop_last=True gives no batch"
+            )
         device = torch.device(device) if device is not None else X.device
         self.X, self.y = X.to(device), y.to(device)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last

@@ -7,6 +7,7 @@ CIFAR's batches are Python pickles, and unpickling can run code; so a file whose
 verified is read with an unpickler that admits only what a batch holds (dicts, lists, strings,
 numbers and numpy arrays of bytes), never with ``pickle.load``.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,23 +19,33 @@ import torch
 from ..validate import check_choice, check_int
 
 # the only globals a CIFAR batch refers to: numpy arrays and dtypes, and bytes written by Python 3
-_PLAIN_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                  ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-                  ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+_PLAIN_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),
+}
 
 
 class _PlainUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) in _PLAIN_GLOBALS:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refused {module}.{name}: a CIFAR batch holds only arrays, lists, strings and numbers")
+        raise pickle.UnpicklingError(
+            f"refused {module}.{name}: a CIFAR batch holds only arrays, lists, strings and numbers"
+        )
 
 
 def _read_plain(path: str) -> dict:
     """One CIFAR file, unpickled without running anything it might hold."""
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} is missing: a CIFAR-10 folder holds data_batch_1 to data_batch_5, "
-                                "test_batch and batches.meta (download=True fetches them)")
+        raise FileNotFoundError(
+            f"{path} is missing: a CIFAR-10 folder holds data_batch_1 to data_batch_5, "
+            "test_batch and batches.meta (download=True fetches them)"
+        )
     with open(path, "rb") as file:
         try:
             batch = _PlainUnpickler(file, encoding="latin1").load()
@@ -54,19 +65,24 @@ def _read_batch(path: str) -> tuple[np.ndarray, list[int]]:
     batch = _read_plain(path)
     data, labels = _entry(path, batch, "data"), _entry(path, batch, "labels")
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8:
-        raise ValueError(f"{path}: 'data' must be a uint8 array of shape (N, 3072), got "
-                         f"{f'dtype {data.dtype}' if isinstance(data, np.ndarray) else type(data).__name__}")
+        raise ValueError(
+            f"{path}: 'data' must be a uint8 array of shape (N, 3072), got "
+            f"{f'dtype {data.dtype}' if isinstance(data, np.ndarray) else type(data).__name__}"
+        )
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise ValueError(f"{path}: 'data' must have shape (N, 3072) (N images of 3x32x32 bytes), got {data.shape}")
     if len(data) == 0:
         raise ValueError(f"{path} holds no images")
     values = np.asarray(labels) if isinstance(labels, list) else None
     if values is None or values.shape != (len(labels),):
-        raise ValueError(f"{path}: 'labels' must be a list of {len(data)} ints, got a {type(labels).__name__} "
-                         f"of shape {np.shape(labels)}")
+        raise ValueError(
+            f"{path}: 'labels' must be a list of {len(data)} ints, got a {type(labels).__name__} "
+            f"of shape {np.shape(labels)}"
+        )
     if len(values) != len(data):
-        raise ValueError(f"{path} holds {len(data)} images but {len(values)} labels: images and labels would be "
-                         "paired wrongly")
+        raise ValueError(
+            f"{path} holds {len(data)} images but {len(values)} labels: images and labels would be paired wrongly"
+        )
     if values.dtype.kind not in "iu":  # float, bool, str and mixed lists are not class indices
         raise ValueError(f"{path}: labels must be ints in 0-9, got {labels[:5]!r}{'...' if len(labels) > 5 else ''}")
     wrong = np.flatnonzero((values < 0) | (values > 9))
@@ -137,28 +153,36 @@ def fashion_mnist(root="data", train: bool = True, download: bool = False, trans
         dataset = FashionMNIST(str(root), train=train, download=download, transform=transform)
     except (RuntimeError, AssertionError, ValueError, IndexError, TypeError) as error:
         if "not found" in str(error):  # torchvision's own message for missing files is clear; .gz files alone are not
-            packed = [f"{path}.gz" for path in (images, labels)
-                      if not os.path.exists(path) and os.path.exists(f"{path}.gz")]
+            packed = [
+                f"{path}.gz" for path in (images, labels) if not os.path.exists(path) and os.path.exists(f"{path}.gz")
+            ]
             if packed:
-                raise FileNotFoundError(f"found {packed[0]} but not the unpacked file torchvision reads: unpack it "
-                                        "(gunzip), or pass download=True, which checks the archives and unpacks "
-                                        "them") from None
+                raise FileNotFoundError(
+                    f"found {packed[0]} but not the unpacked file torchvision reads: unpack it "
+                    "(gunzip), or pass download=True, which checks the archives and unpacks "
+                    "them"
+                ) from None
             raise
         for path, kind in zip((images, labels), IDX_FILES):
             _check_idx(path, kind)  # says what is wrong with which file
-        raise ValueError(f"the Fashion-MNIST files under {raw} are not readable idx files ({type(error).__name__}: "
-                         f"{error}); delete them and download again") from None
+        raise ValueError(
+            f"the Fashion-MNIST files under {raw} are not readable idx files ({type(error).__name__}: "
+            f"{error}); delete them and download again"
+        ) from None
     for path, kind in zip((images, labels), IDX_FILES):
         if os.path.exists(path):  # torchvision also reads an old processed/ copy when there is one
             _check_idx(path, kind)
     num_images, num_labels = len(dataset.data), len(dataset.targets)
     if num_images != num_labels:
-        raise ValueError(f"{images} holds {num_images} images but {labels} holds {num_labels} labels: images and "
-                         "labels would be paired wrongly")
+        raise ValueError(
+            f"{images} holds {num_images} images but {labels} holds {num_labels} labels: images and "
+            "labels would be paired wrongly"
+        )
     wrong = torch.nonzero(dataset.targets > 9).flatten()  # uint8 on disk: never below 0
     if len(wrong):
-        raise ValueError(f"{labels}: labels must be in 0-9, got {int(dataset.targets[wrong[0]])} at index "
-                         f"{int(wrong[0])}")
+        raise ValueError(
+            f"{labels}: labels must be in 0-9, got {int(dataset.targets[wrong[0]])} at index {int(wrong[0])}"
+        )
     return dataset
 
 
@@ -173,20 +197,26 @@ def _check_idx(path: str, kind: str) -> None:
     with open(path, "rb") as file:
         header = file.read(4 + 4 * dims)
     if header[:2] == b"\x1f\x8b":
-        raise ValueError(f"{path} is gzip-compressed: torchvision reads the unpacked idx file (gunzip it, or delete it "
-                         "and pass download=True)")
+        raise ValueError(
+            f"{path} is gzip-compressed: torchvision reads the unpacked idx file (gunzip it, or delete it "
+            "and pass download=True)"
+        )
     if len(header) < 4 or header[:3] != b"\0\0\x08" or header[3] != dims:
-        raise ValueError(f"{path} is not an idx file of unsigned bytes with {dims} dimension{'s' if dims > 1 else ''}: "
-                         f"magic number {header[:4].hex():0<8}, expected 0000080{dims}")
+        raise ValueError(
+            f"{path} is not an idx file of unsigned bytes with {dims} dimension{'s' if dims > 1 else ''}: "
+            f"magic number {header[:4].hex():0<8}, expected 0000080{dims}"
+        )
     if len(header) < 4 + 4 * dims:
         raise ValueError(f"{path} ends inside its header ({len(header)} bytes)")
-    shape = tuple(int.from_bytes(header[4 * i:4 * i + 4], "big") for i in range(1, dims + 1))
+    shape = tuple(int.from_bytes(header[4 * i : 4 * i + 4], "big") for i in range(1, dims + 1))
     if shape[1:] != item_shape:
         raise ValueError(f"{path}: Fashion-MNIST images are 28x28, the header says {shape}")
     size, expected = os.path.getsize(path), len(header) + int(np.prod(shape))
     if size != expected:
-        raise ValueError(f"{path} has {size} bytes but its header (shape {shape}) says {expected}: the file is "
-                         "truncated or has extra bytes")
+        raise ValueError(
+            f"{path} has {size} bytes but its header (shape {shape}) says {expected}: the file is "
+            "truncated or has extra bytes"
+        )
 
 
 def as_tensors(dataset, limit: int | None = None):

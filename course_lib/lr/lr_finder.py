@@ -20,6 +20,7 @@ from an explosion, no place to pick an lr.
 - ``valley``: fastai's default, a point 1/2 of the way down the longest falling stretch;
 - ``minimum/10``: a tenth of the lr at the lowest loss, a cautious choice.
 """
+
 from __future__ import annotations
 
 import copy
@@ -57,7 +58,13 @@ class LRFinder(Callback):
     and end the test by the stop rule. Every parameter group follows the ramp, keeping their lr ratios."""
 
     def __init__(self, start_lr: float, end_lr: float, num_steps: int, beta: float, stop_factor: float):
-        self.start_lr, self.end_lr, self.num_steps, self.beta, self.stop_factor = start_lr, end_lr, num_steps, beta, stop_factor
+        self.start_lr, self.end_lr, self.num_steps, self.beta, self.stop_factor = (
+            start_lr,
+            end_lr,
+            num_steps,
+            beta,
+            stop_factor,
+        )
         self.result, self.done, self.average, self.best = LRFinderResult([], [], []), False, 0.0, math.inf
 
     def lr(self, step: int) -> float:
@@ -108,13 +115,26 @@ class LRFinder(Callback):
         if not math.isfinite(smoothed):
             self.done, result.stop_reason = True, f"the loss turned {smoothed} at lr {lr:.3g}"
         elif statuses.diverged(smoothed, self.best, self.stop_factor):
-            self.done, result.stop_reason = True, f"the smoothed loss passed {self.stop_factor:g}x its minimum at lr {lr:.3g}"
+            self.done, result.stop_reason = (
+                True,
+                f"the smoothed loss passed {self.stop_factor:g}x its minimum at lr {lr:.3g}",
+            )
         self.best = min(self.best, smoothed)
 
 
-def lr_find(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, loss_fn=nn.functional.cross_entropy,
-            start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100, beta: float = 0.98,
-            stop_factor: float = 4.0, trainer_class: type = Trainer, **trainer_options) -> LRFinderResult:
+def lr_find(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train_loader,
+    loss_fn=nn.functional.cross_entropy,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_steps: int = 100,
+    beta: float = 0.98,
+    stop_factor: float = 4.0,
+    trainer_class: type = Trainer,
+    **trainer_options,
+) -> LRFinderResult:
     """Run the range test on ``model`` with ``optimizer``, then put both back as they were.
 
     Batches come from ``train_loader`` (started again when it runs out). The run is
@@ -122,13 +142,30 @@ def lr_find(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, lo
     device: pass ``amp="bf16"``, ``grad_clip=1.0`` or a ``Trainer`` subclass with its own
     ``training_step``, as for training.
     """
-    _check(model=model, optimizer=optimizer, train_loader=train_loader, start_lr=start_lr, end_lr=end_lr,
-           num_steps=num_steps, beta=beta, stop_factor=stop_factor, trainer_class=trainer_class)
+    _check(
+        model=model,
+        optimizer=optimizer,
+        train_loader=train_loader,
+        start_lr=start_lr,
+        end_lr=end_lr,
+        num_steps=num_steps,
+        beta=beta,
+        stop_factor=stop_factor,
+        trainer_class=trainer_class,
+    )
     finder = LRFinder(start_lr, end_lr, num_steps, beta, stop_factor)
-    saved = {"model": {k: v.detach().clone() for k, v in model.state_dict().items()},
-             "optimizer": copy.deepcopy(optimizer.state_dict()), "training": model.training,
-             "rng": random_state.capture(train_loader)}
-    options = {"device": next(model.parameters()).device, "progress": False, "divergence_factor": None, **trainer_options}
+    saved = {
+        "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "optimizer": copy.deepcopy(optimizer.state_dict()),
+        "training": model.training,
+        "rng": random_state.capture(train_loader),
+    }
+    options = {
+        "device": next(model.parameters()).device,
+        "progress": False,
+        "divergence_factor": None,
+        **trainer_options,
+    }
     options["callbacks"] = [finder, *options.get("callbacks", ())]
     try:
         trainer_class(model, optimizer, loss_fn=loss_fn, **options).fit(finder.batches(train_loader), num_epochs=1)
@@ -181,8 +218,11 @@ def suggest(lrs: list[float], smoothed: list[float], skip_start: float = 0.1, sk
     x, y = [p[0] for p in points], [p[1] for p in points]
     lowest = int(np.argmin(y))
     falling = slice(0, max(lowest + 1, 2))  # at least two points for a slope
-    return {"steepest": steepest(x[falling], y[falling]), "valley": valley(x[falling], y[falling]),
-            "minimum/10": x[lowest] / 10}
+    return {
+        "steepest": steepest(x[falling], y[falling]),
+        "valley": valley(x[falling], y[falling]),
+        "minimum/10": x[lowest] / 10,
+    }
 
 
 def steepest(lrs: list[float], losses: list[float]) -> float:
@@ -215,7 +255,9 @@ def plot(result: LRFinderResult, ax=None):
 
         _, ax = plt.subplots(figsize=(6, 4))
     ax.plot(result.lrs, result.losses, color="0.75", linewidth=1, label="loss per update")
-    ax.plot(result.lrs, result.smoothed, color="C0", linewidth=1, linestyle="--", label="moving average (stops the test)")
+    ax.plot(
+        result.lrs, result.smoothed, color="C0", linewidth=1, linestyle="--", label="moving average (stops the test)"
+    )
     curve = result.centred or result.smoothed
     ax.plot(result.lrs, curve, color="C0", linewidth=2, label="smoothed without lag")
     for (name, lr), marker, color in zip(result.suggestions.items(), "ov^", ("C3", "C2", "C1")):

@@ -6,14 +6,15 @@ here too: :func:`as_lambda_lr` hands any schedule to ``LambdaLR`` (the ``Trainer
 way), and :func:`trace` records what a PyTorch scheduler does, so a notebook can put the hand-written
 curve and the built-in one on the same axes.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from typing import Callable
 
-from .torch_schedules import as_lambda_lr, trace  # noqa: F401  (schedules.trace etc.)
 from ..validate import check_callable, check_instance, check_int, check_number
+from .torch_schedules import as_lambda_lr, trace  # noqa: F401  (schedules.trace etc.)
 
 
 def _check_lr(name: str, value) -> None:
@@ -213,7 +214,9 @@ class Warmup:
         return self.schedule(step - self.warmup_steps)
 
 
-def warmup_cosine(lr: float, warmup_steps: int, total_steps: int, start_factor: float = 0.1, min_lr: float = 0.0) -> Warmup:
+def warmup_cosine(
+    lr: float, warmup_steps: int, total_steps: int, start_factor: float = 0.1, min_lr: float = 0.0
+) -> Warmup:
     """Warm up for ``warmup_steps``, then cosine-decay so that the whole run is ``total_steps`` long."""
     check_int("total_steps", total_steps, 1)
     check_int("warmup_steps", warmup_steps, 1)

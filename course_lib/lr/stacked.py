@@ -7,6 +7,7 @@ MLP runs all members as batched matrix products with a backward pass written out
 ``torch.func.vmap`` over ``functional_call`` and autograd. The optimizer updates are torch.optim's own
 formulas written once for the whole stack, with a per-member column for each hyperparameter.
 """
+
 from __future__ import annotations
 
 import torch
@@ -17,6 +18,7 @@ ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.Identity)  # layers the
 
 def member_losses(name: str):
     """Each member's mean loss, ``(K, B, ...)`` outputs -> ``(K,)``, through autograd (evaluation, the vmap path)."""
+
     def losses(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         K, B = outputs.shape[:2]
         if name == "cross_entropy":  # classes in dim 1, as cross_entropy takes (N, C, d): no copy of the logits
@@ -49,7 +51,9 @@ def losses_and_gradient(name: str, outputs: torch.Tensor, targets: torch.Tensor,
 
 def _check_mse_targets(shape, targets: torch.Tensor) -> None:
     if tuple(shape) != tuple(targets.shape):
-        raise ValueError(f"loss='mse' needs targets shaped like one member's outputs {tuple(shape)}, got {tuple(targets.shape)}")
+        raise ValueError(
+            f"loss='mse' needs targets shaped like one member's outputs {tuple(shape)}, got {tuple(targets.shape)}"
+        )
 
 
 class StackedModel:
@@ -114,8 +118,12 @@ class StackedModel:
                 bias = next(params) if layer.bias is not None else torch.zeros(weight.shape[:2], device=weight.device)
                 if h.dim() == 2:  # the shared input: one GEMM (K*out, in) @ (in, B) for all members
                     K, n_out, n_in = weight.shape
-                    flat = torch.addmm(bias.reshape(K * n_out, 1), weight.reshape(K * n_out, n_in), h,
-                                       out=None if out is None else out.view(K * n_out, -1))
+                    flat = torch.addmm(
+                        bias.reshape(K * n_out, 1),
+                        weight.reshape(K * n_out, n_in),
+                        h,
+                        out=None if out is None else out.view(K * n_out, -1),
+                    )
                     h = flat.view(K, n_out, -1)
                 else:
                     h = torch.baddbmm(bias.unsqueeze(-1), weight, h, out=out)  # (K, out, B) = W h + b
@@ -149,7 +157,7 @@ class StackedModel:
             else:
                 with torch.enable_grad():
                     h = h.detach().requires_grad_()
-                    grad, = torch.autograd.grad(layer(h), h, grad)
+                    (grad,) = torch.autograd.grad(layer(h), h, grad)
         return grads
 
     def _buffers(self, batch_size: int, device) -> dict:
@@ -193,7 +201,9 @@ class StackedUpdate:
             self.values["momentum"] = [m["momentum"] for m in hyper]
         if optimizer in ("adam", "adamw"):
             self.beta1, self.beta2 = [m["betas"][0] for m in hyper], [m["betas"][1] for m in hyper]
-            self.values.update({"beta2": self.beta2, "1-beta1": [1 - b for b in self.beta1], "1-beta2": [1 - b for b in self.beta2]})
+            self.values.update(
+                {"beta2": self.beta2, "1-beta1": [1 - b for b in self.beta1], "1-beta2": [1 - b for b in self.beta2]}
+            )
         self.state: list[dict] = []
         self.columns: dict = {}
         self.frozen_rows, self.frozen_values = torch.zeros(0, dtype=torch.long, device=device), []
@@ -214,9 +224,13 @@ class StackedUpdate:
     def step(self, params: list[torch.Tensor], grads: list[torch.Tensor]) -> None:
         self.count += 1
         if self.kind in ("adam", "adamw"):  # the bias corrections change every step
-            self.values["-step_size"] = [neg_lr / (1 - b1 ** self.count) for neg_lr, b1 in zip(self.values["-lr"], self.beta1)]
-            self.values["bias_correction2_sqrt"] = [(1 - b2 ** self.count) ** 0.5 for b2 in self.beta2]
-            self.columns = {k: v for k, v in self.columns.items() if k[0] not in ("-step_size", "bias_correction2_sqrt")}
+            self.values["-step_size"] = [
+                neg_lr / (1 - b1**self.count) for neg_lr, b1 in zip(self.values["-lr"], self.beta1)
+            ]
+            self.values["bias_correction2_sqrt"] = [(1 - b2**self.count) ** 0.5 for b2 in self.beta2]
+            self.columns = {
+                k: v for k, v in self.columns.items() if k[0] not in ("-step_size", "bias_correction2_sqrt")
+            }
         self.state = self.state or [{} for _ in params]
         for p, grad, state, frozen_values in zip(params, grads, self.state, self.frozen_values or [None] * len(params)):
             self._update(p.detach(), grad, state)  # in place, every member

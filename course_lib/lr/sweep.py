@@ -22,6 +22,7 @@ diverged at that step and frozen (its weights are those before the step), as ``T
 >>> result.status
 ['completed', 'completed']
 """
+
 from __future__ import annotations
 
 import math
@@ -31,13 +32,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from . import stacked
 from .. import optimizers
-from ..training import statuses
-from ..device import pick_device
-from ..training.history import History
 from ..data.loaders import DeviceLoader
+from ..device import pick_device
+from ..training import statuses
+from ..training.history import History
 from ..validate import check_callable, check_choice, check_int, check_number, is_number
+from . import stacked
 
 LOSSES = ("cross_entropy", "mse")
 
@@ -86,7 +87,9 @@ class SweepResult:
         """Index of the member with the lowest loss (or highest ``valid_accuracy``); diverged ones never win."""
         values = getattr(self, key, None) if key in ("final_loss", "valid_loss", "valid_accuracy") else None
         if values is None:
-            raise ValueError(f"key must be 'final_loss', or 'valid_loss' / 'valid_accuracy' after a sweep with validation data, got {key!r}")
+            raise ValueError(
+                f"key must be 'final_loss', or 'valid_loss' / 'valid_accuracy' after a sweep with validation data, got {key!r}"
+            )
         finite = [k for k, v in enumerate(values) if math.isfinite(v)]
         if not finite:
             raise ValueError("every member diverged: there is no best one")
@@ -96,19 +99,37 @@ class SweepResult:
         """One :class:`History` per member, as ``Trainer.fit`` would have logged it (without times)."""
         out = []
         for k, losses in enumerate(self.losses):
-            history = History(step={"step": list(range(len(losses))), "loss": list(losses), "lr": [self.lrs[k]] * len(losses)},
-                              epoch={name: list(values) for name, values in self.epochs[k].items()},
-                              status=self.status[k], diverged_at_step=self.diverged_at_step[k])
+            history = History(
+                step={"step": list(range(len(losses))), "loss": list(losses), "lr": [self.lrs[k]] * len(losses)},
+                epoch={name: list(values) for name, values in self.epochs[k].items()},
+                status=self.status[k],
+                diverged_at_step=self.diverged_at_step[k],
+            )
             if history.status == statuses.DIVERGED:
                 history.message = f"loss became {losses[-1]:.4g} at step {history.diverged_at_step}"
             out.append(history)
         return out
 
 
-def run_sweep(model_fn, X: torch.Tensor, y: torch.Tensor, optimizer: str = "sgd", lrs=(0.01,), num_steps: int = 100,
-              batch_size: int = 128, momentum=None, weight_decay=None, betas=(0.9, 0.999), eps: float = 1e-8,
-              seed: int = 0, X_valid=None, y_valid=None, loss: str = "cross_entropy", device=None,
-              divergence_factor: float = 1e3) -> SweepResult:
+def run_sweep(
+    model_fn,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    optimizer: str = "sgd",
+    lrs=(0.01,),
+    num_steps: int = 100,
+    batch_size: int = 128,
+    momentum=None,
+    weight_decay=None,
+    betas=(0.9, 0.999),
+    eps: float = 1e-8,
+    seed: int = 0,
+    X_valid=None,
+    y_valid=None,
+    loss: str = "cross_entropy",
+    device=None,
+    divergence_factor: float = 1e3,
+) -> SweepResult:
     """Train one member per hyperparameter setting, all at once, for ``num_steps`` updates.
 
     ``lrs``, ``momentum``, ``weight_decay`` and ``betas`` each take one value (shared by all) or a
@@ -116,42 +137,81 @@ def run_sweep(model_fn, X: torch.Tensor, y: torch.Tensor, optimizer: str = "sgd"
     ``weight_decay`` to torch's default (0, and 0.01 for "adamw"): L2 added to the gradient for SGD
     and Adam, decoupled (``w <- w * (1 - lr * wd)`` before the step) for AdamW.
     """
-    hyper = _check_arguments(model_fn=model_fn, X=X, y=y, optimizer=optimizer, lrs=lrs, num_steps=num_steps,
-                             batch_size=batch_size, momentum=momentum, weight_decay=weight_decay, betas=betas, eps=eps,
-                             seed=seed, X_valid=X_valid, y_valid=y_valid, loss=loss, divergence_factor=divergence_factor)
+    hyper = _check_arguments(
+        model_fn=model_fn,
+        X=X,
+        y=y,
+        optimizer=optimizer,
+        lrs=lrs,
+        num_steps=num_steps,
+        batch_size=batch_size,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        betas=betas,
+        eps=eps,
+        seed=seed,
+        X_valid=X_valid,
+        y_valid=y_valid,
+        loss=loss,
+        divergence_factor=divergence_factor,
+    )
     device = torch.device(device) if device is not None else pick_device()
-    with torch.random.fork_rng(devices=[]):  # the weights of `torch.manual_seed(seed); model_fn()`, caller's RNG untouched
+    with torch.random.fork_rng(
+        devices=[]
+    ):  # the weights of `torch.manual_seed(seed); model_fn()`, caller's RNG untouched
         torch.manual_seed(seed)
         model = model_fn()
     if not isinstance(model, nn.Module):
         raise ValueError(f"model_fn must return a torch.nn.Module, got {type(model).__name__}")
     for module in model.modules():
         if isinstance(module, (nn.Dropout, nn.modules.batchnorm._BatchNorm)):
-            raise ValueError(f"model_fn's model must not use {type(module).__name__}: the members would differ by more than their hyperparameters")
+            raise ValueError(
+                f"model_fn's model must not use {type(module).__name__}: "
+                "the members would differ by more than their hyperparameters"
+            )
     K, net, loss_fn = len(hyper), stacked.StackedModel(model.to(device), len(hyper)), stacked.member_losses(loss)
-    rule, train = stacked.StackedUpdate(optimizer, hyper, device, eps), DeviceLoader(X, y, batch_size, seed=seed, device=device)
-    result = SweepResult(optimizer, hyper, [[] for _ in range(K)], [statuses.COMPLETED] * K, [None] * K,
-                         epochs=[{"epoch": []} for _ in range(K)])
+    rule, train = (
+        stacked.StackedUpdate(optimizer, hyper, device, eps),
+        DeviceLoader(X, y, batch_size, seed=seed, device=device),
+    )
+    result = SweepResult(
+        optimizer,
+        hyper,
+        [[] for _ in range(K)],
+        [statuses.COMPLETED] * K,
+        [None] * K,
+        epochs=[{"epoch": []} for _ in range(K)],
+    )
     mask = torch.ones(K, dtype=torch.bool, device=device)  # the members still training
     step_losses, first_loss, start = [], None, time.perf_counter()  # step_losses: one (K,) tensor per update
     while len(step_losses) < num_steps and any(status != statuses.DIVERGED for status in result.status):
         epoch_start, batch_sizes = len(step_losses), []
         for inputs, targets in train:
-            member_losses, grads = net.loss_and_gradients(inputs, targets, loss, mask)  # (K,); frozen members: zero gradient
+            member_losses, grads = net.loss_and_gradients(
+                inputs, targets, loss, mask
+            )  # (K,); frozen members: zero gradient
             step_losses.append(member_losses)
             batch_sizes.append(len(targets))
             first_loss = member_losses[0].item() if first_loss is None else first_loss  # the same for every member
             worst = torch.where(mask, member_losses, 0.0).abs().max().item()  # one number per step, not K
-            if statuses.diverged(worst, first_loss, divergence_factor):  # some member may have diverged: ask the rule for each
-                _freeze_diverged(result, member_losses.tolist(), first_loss, divergence_factor, len(step_losses) - 1, mask, net, rule)
+            if statuses.diverged(
+                worst, first_loss, divergence_factor
+            ):  # some member may have diverged: ask the rule for each
+                _freeze_diverged(
+                    result, member_losses.tolist(), first_loss, divergence_factor, len(step_losses) - 1, mask, net, rule
+                )
             rule.step(net.params, grads)
             if len(step_losses) == num_steps:
                 break
         if sum(batch_sizes) == len(train.X):  # a whole epoch was trained: log it as Trainer does
             rows = torch.stack(step_losses[epoch_start:]).tolist()
-            numbers = {"train_loss": [sum(row[k] * n for row, n in zip(rows, batch_sizes)) / len(train.X) for k in range(K)]}
+            numbers = {
+                "train_loss": [sum(row[k] * n for row, n in zip(rows, batch_sizes)) / len(train.X) for k in range(K)]
+            }
             if X_valid is not None:
-                numbers["valid_loss"], numbers["valid_accuracy"] = _evaluate(net, X_valid, y_valid, loss_fn, mask, device, batch_size)
+                numbers["valid_loss"], numbers["valid_accuracy"] = _evaluate(
+                    net, X_valid, y_valid, loss_fn, mask, device, batch_size
+                )
             for k in (k for k in range(K) if result.status[k] != statuses.DIVERGED):
                 result.epochs[k]["epoch"].append(len(result.epochs[k]["epoch"]) + 1)
                 for name, values in numbers.items():
@@ -159,7 +219,9 @@ def run_sweep(model_fn, X: torch.Tensor, y: torch.Tensor, optimizer: str = "sgd"
                         result.epochs[k].setdefault(name, []).append(values[k])
     table = torch.stack(step_losses).tolist() if step_losses else []
     for k in range(K):  # a diverged member's losses end with the one that diverged
-        result.losses[k] = [row[k] for row in table[: None if result.diverged_at_step[k] is None else result.diverged_at_step[k] + 1]]
+        result.losses[k] = [
+            row[k] for row in table[: None if result.diverged_at_step[k] is None else result.diverged_at_step[k] + 1]
+        ]
     result.final_loss, _ = _evaluate(net, X, y, loss_fn, mask, device, batch_size)
     if X_valid is not None:
         result.valid_loss, result.valid_accuracy = _evaluate(net, X_valid, y_valid, loss_fn, mask, device, batch_size)
@@ -178,9 +240,20 @@ def plot_final_loss(results: dict[str, SweepResult], key: str = "final_loss", ax
         line = ax.plot(result.lrs, values, "o-", markersize=3, label=name)[0]
         diverged = [lr for lr, v in zip(result.lrs, values) if not math.isfinite(v)]
         if diverged:  # an empty line would still count in a constrained layout and shrink the axes
-            ax.plot(diverged, [1] * len(diverged), "x", color=line.get_color(), transform=ax.get_xaxis_transform(), clip_on=False)
+            ax.plot(
+                diverged,
+                [1] * len(diverged),
+                "x",
+                color=line.get_color(),
+                transform=ax.get_xaxis_transform(),
+                clip_on=False,
+            )
     ax.set_xscale("log")
-    ax.set(xlabel="learning rate", ylabel=key.replace("_", " "), title=f"{key.replace('_', ' ')} after the sweep (x: diverged)")
+    ax.set(
+        xlabel="learning rate",
+        ylabel=key.replace("_", " "),
+        title=f"{key.replace('_', ' ')} after the sweep (x: diverged)",
+    )
     if results:
         ax.legend()
     return ax
@@ -211,8 +284,25 @@ def _evaluate(net, X, y, loss_fn, active, device, chunk: int):
     return values, torch.where(active, correct / len(X), nan).tolist() if loss_fn.name == "cross_entropy" else None
 
 
-def _check_arguments(*, model_fn, X, y, optimizer, lrs, num_steps, batch_size, momentum, weight_decay, betas, eps,
-                     seed, X_valid, y_valid, loss, divergence_factor) -> list[dict]:
+def _check_arguments(
+    *,
+    model_fn,
+    X,
+    y,
+    optimizer,
+    lrs,
+    num_steps,
+    batch_size,
+    momentum,
+    weight_decay,
+    betas,
+    eps,
+    seed,
+    X_valid,
+    y_valid,
+    loss,
+    divergence_factor,
+) -> list[dict]:
     """Validate everything before any work; return one dict of hyperparameters per member."""
     check_choice("optimizer", optimizer, optimizers.NAMES)  # the rules of optimizers.build, for many lrs at once
     check_choice("loss", loss, LOSSES)
@@ -229,14 +319,23 @@ def _check_arguments(*, model_fn, X, y, optimizer, lrs, num_steps, batch_size, m
     check_number("divergence_factor", divergence_factor, 1, include_low=False)
     if momentum is not None and optimizer not in ("momentum", "nesterov"):
         raise ValueError(f"momentum applies to optimizer 'momentum' or 'nesterov' only, got optimizer={optimizer!r}")
-    given = {"lrs": lrs, "momentum": 0.9 if momentum is None else momentum, "betas": betas,
-             "weight_decay": (0.01 if optimizer == "adamw" else 0.0) if weight_decay is None else weight_decay}
-    lists = {name: list(value) for name, value in given.items()
-             if hasattr(value, "__len__") and not (name == "betas" and len(value) == 2 and all(is_number(b) for b in value))}
+    given = {
+        "lrs": lrs,
+        "momentum": 0.9 if momentum is None else momentum,
+        "betas": betas,
+        "weight_decay": (0.01 if optimizer == "adamw" else 0.0) if weight_decay is None else weight_decay,
+    }
+    lists = {
+        name: list(value)
+        for name, value in given.items()
+        if hasattr(value, "__len__") and not (name == "betas" and len(value) == 2 and all(is_number(b) for b in value))
+    }
     sizes = {len(values) for values in lists.values()}
     if len(sizes) > 1 or 0 in sizes:
-        raise ValueError(f"lrs, momentum, weight_decay and betas take one value or one per member (lists of one length > 0), "
-                         f"got lengths {({name: len(values) for name, values in lists.items()})}")
+        raise ValueError(
+            f"lrs, momentum, weight_decay and betas take one value or one per member (lists of one length > 0), "
+            f"got lengths { ({name: len(values) for name, values in lists.items()}) }"
+        )
     K = sizes.pop() if sizes else 1
     column = {name: lists.get(name, [value] * K) for name, value in given.items()}
     hyper = []
@@ -248,7 +347,9 @@ def _check_arguments(*, model_fn, X, y, optimizer, lrs, num_steps, batch_size, m
         if not (is_number(wd) and 0 <= wd < math.inf):
             raise ValueError(f"weight_decay must be a number >= 0, got {wd!r}")
         if not (hasattr(pair, "__len__") and len(pair) == 2 and all(is_number(b) and 0 <= b < 1 for b in pair)):
-            raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1), or a list of such pairs, got {pair!r}")
+            raise ValueError(
+                f"betas must be a pair (beta1, beta2), each in [0, 1), or a list of such pairs, got {pair!r}"
+            )
         member = {"lr": float(lr), "weight_decay": float(wd)}
         if optimizer in ("momentum", "nesterov"):
             member["momentum"] = float(mom)

@@ -6,6 +6,7 @@ schedule driving an optimizer through ``LambdaLR``), is defined with the ``Train
 every schedule that way: the training loop imports nothing from this package, which builds on it
 (the lr finder is a ``Trainer`` run).
 """
+
 from __future__ import annotations
 
 from typing import Callable

@@ -17,6 +17,7 @@ it is one ordinary network for :class:`~course_lib.Trainer` (:func:`train_modula
 >>> bool(((data.X_train[:, 0] + data.X_train[:, 1]) % 7 == data.y_train).all())
 True
 """
+
 from __future__ import annotations
 
 import math
@@ -37,12 +38,33 @@ OPTIMIZERS = ("adamw", "adam", "sgd", "momentum")  # adam: L2 added to the gradi
 # The settings each size runs. Measured at default over seeds 0-2: training accuracy 99% by step 50, validation
 # accuracy 90% at steps 600-750 with decay 1, 0% without (benchmarks/problems.py grokking).
 SETTINGS = {
-    "smoke": {"p": 47, "train_fraction": 0.5, "embed_dim": 64, "hidden": 128, "lr": 1e-2, "weight_decay": 1.0,
-              "num_steps": 600},
-    "default": {"p": 47, "train_fraction": 0.5, "embed_dim": 64, "hidden": 128, "lr": 1e-2, "weight_decay": 1.0,
-                "num_steps": 1000},
-    "gpu": {"p": 97, "train_fraction": 0.5, "embed_dim": 128, "hidden": 256, "lr": 1e-2, "weight_decay": 1.0,
-            "num_steps": 3000},  # not measured: no GPU was at hand
+    "smoke": {
+        "p": 47,
+        "train_fraction": 0.5,
+        "embed_dim": 64,
+        "hidden": 128,
+        "lr": 1e-2,
+        "weight_decay": 1.0,
+        "num_steps": 600,
+    },
+    "default": {
+        "p": 47,
+        "train_fraction": 0.5,
+        "embed_dim": 64,
+        "hidden": 128,
+        "lr": 1e-2,
+        "weight_decay": 1.0,
+        "num_steps": 1000,
+    },
+    "gpu": {
+        "p": 97,
+        "train_fraction": 0.5,
+        "embed_dim": 128,
+        "hidden": 256,
+        "lr": 1e-2,
+        "weight_decay": 1.0,
+        "num_steps": 3000,
+    },  # not measured: no GPU was at hand
 }
 
 
@@ -97,13 +119,17 @@ class EmbeddingMLP(nn.Module):
         if seeds is not None and (not isinstance(seeds, (list, tuple)) or not seeds):
             raise ValueError(f"seeds must be None or a non-empty list of ints, got {seeds!r}")
         self.p, self.members = p, seeds is not None
-        members = [_init_member(p, embed_dim, hidden, s if s is None else check_int("seeds", s, 0)) for s in (seeds or [None])]
+        members = [
+            _init_member(p, embed_dim, hidden, s if s is None else check_int("seeds", s, 0)) for s in (seeds or [None])
+        ]
         for name in members[0]:
             self.register_parameter(name, nn.Parameter(torch.stack([m[name] for m in members])))
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         if X.shape[-1] != 2 or X.dim() not in (2, 3) or X.dtype != torch.long:
-            raise ValueError(f"EmbeddingMLP expects pairs of ints shaped (B, 2) or (K, B, 2), got {tuple(X.shape)} {X.dtype}")
+            raise ValueError(
+                f"EmbeddingMLP expects pairs of ints shaped (B, 2) or (K, B, 2), got {tuple(X.shape)} {X.dtype}"
+            )
         d = self.embedding.shape[-1]
         left = self.embedding @ self.weight1[:, :d]  # (K, p, hidden): every number's share through the first layer
         right = self.embedding @ self.weight1[:, d:]
@@ -124,9 +150,13 @@ def _init_member(p: int, d: int, hidden: int, seed: int | None) -> dict[str, tor
         bound = 1 / math.sqrt(fan_in)
         return (torch.rand(*shape, generator=generator) * 2 - 1) * bound
 
-    return {"embedding": torch.randn(p, d, generator=generator), "weight1": uniform(2 * d, hidden, fan_in=2 * d),
-            "bias1": uniform(1, hidden, fan_in=2 * d), "weight2": uniform(hidden, p, fan_in=hidden),
-            "bias2": uniform(1, p, fan_in=hidden)}
+    return {
+        "embedding": torch.randn(p, d, generator=generator),
+        "weight1": uniform(2 * d, hidden, fan_in=2 * d),
+        "bias1": uniform(1, hidden, fan_in=2 * d),
+        "weight2": uniform(hidden, p, fan_in=hidden),
+        "bias2": uniform(1, p, fan_in=hidden),
+    }
 
 
 def _optimizer(name: str, params, lr: float, weight_decay: float, betas) -> torch.optim.Optimizer:
@@ -137,9 +167,19 @@ def _optimizer(name: str, params, lr: float, weight_decay: float, betas) -> torc
     return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, momentum=0.9 if name == "momentum" else 0.0)
 
 
-def train_modular(lr: float | None = None, num_steps: int | None = None, *, weight_decay: float | None = None,
-                  optimizer: str = "adamw", seed: int = 0, size: str = "default", steps_per_epoch: int = 10,
-                  betas=(0.9, 0.98), device=None, **trainer_options) -> Trainer:
+def train_modular(
+    lr: float | None = None,
+    num_steps: int | None = None,
+    *,
+    weight_decay: float | None = None,
+    optimizer: str = "adamw",
+    seed: int = 0,
+    size: str = "default",
+    steps_per_epoch: int = 10,
+    betas=(0.9, 0.98),
+    device=None,
+    **trainer_options,
+) -> Trainer:
     """Train one embedding MLP on modular addition with full-batch steps; return the trainer (and its ``history``).
 
     ``size`` picks ``p``, the training fraction, the model and (where left ``None``) ``lr``, ``weight_decay`` and
@@ -157,12 +197,16 @@ def train_modular(lr: float | None = None, num_steps: int | None = None, *, weig
         raise ValueError(f"num_steps ({num_steps}) must be a multiple of steps_per_epoch ({steps_per_epoch})")
     device = pick_device(device.type if isinstance(device, torch.device) else device)
     data = modular_data(conf["p"], conf["train_fraction"], seed, device)
-    seed_everything(seed)  # the weights of the member EmbeddingMLP(seeds=[seed]) draws: the same generator, seeded alike
+    seed_everything(
+        seed
+    )  # the weights of the member EmbeddingMLP(seeds=[seed]) draws: the same generator, seeded alike
     model = EmbeddingMLP(conf["p"], conf["embed_dim"], conf["hidden"], seeds=None)
     opt = _optimizer(optimizer, model.parameters(), lr, weight_decay, betas)
     options = {"metrics": {"accuracy": metrics.accuracy}, "train_metrics": True, "progress": False, **trainer_options}
     trainer = Trainer(model, opt, device=device, **options)
-    full_batch = [(data.X_train, data.y_train)] * steps_per_epoch  # a list is a loader: one epoch, steps_per_epoch steps
+    full_batch = [
+        (data.X_train, data.y_train)
+    ] * steps_per_epoch  # a list is a loader: one epoch, steps_per_epoch steps
     trainer.fit(full_batch, [(data.X_valid, data.y_valid)], num_epochs=num_steps // steps_per_epoch)
     return trainer
 
@@ -198,9 +242,19 @@ class GrokkingCurves:
         return found
 
 
-def grokking_curves(weight_decays=(0.0, 1.0), seeds=(0,), *, size: str = "default", lr: float | None = None,
-                    num_steps: int | None = None, optimizer: str = "adamw", eval_every: int = 50, betas=(0.9, 0.98),
-                    device=None, **overrides) -> GrokkingCurves:
+def grokking_curves(
+    weight_decays=(0.0, 1.0),
+    seeds=(0,),
+    *,
+    size: str = "default",
+    lr: float | None = None,
+    num_steps: int | None = None,
+    optimizer: str = "adamw",
+    eval_every: int = 50,
+    betas=(0.9, 0.98),
+    device=None,
+    **overrides,
+) -> GrokkingCurves:
     """Train one member per (seed, weight decay) at once, full batch; log every ``eval_every`` steps.
 
     The pure compute behind the weight-decay explorer: arguments are plain values, the result is plain
@@ -211,7 +265,9 @@ def grokking_curves(weight_decays=(0.0, 1.0), seeds=(0,), *, size: str = "defaul
     conf = settings(size)
     unknown = set(overrides) - {"p", "train_fraction", "embed_dim", "hidden"}
     if unknown:
-        raise ValueError(f"overrides must be among ('p', 'train_fraction', 'embed_dim', 'hidden'), got {sorted(unknown)}")
+        raise ValueError(
+            f"overrides must be among ('p', 'train_fraction', 'embed_dim', 'hidden'), got {sorted(unknown)}"
+        )
     conf.update(overrides)
     check_choice("optimizer", optimizer, OPTIMIZERS)
     lr = check_number("lr", conf["lr"] if lr is None else lr, 0, include_low=False)
@@ -231,7 +287,12 @@ def grokking_curves(weight_decays=(0.0, 1.0), seeds=(0,), *, size: str = "defaul
     params = list(model.parameters())
     hyper = [{"lr": lr, "weight_decay": w, "betas": betas, "momentum": 0.9} for _, w in grid]
     rule = StackedUpdate(optimizer, hyper, device, eps=1e-8)
-    curves = GrokkingCurves([], [s for s, _ in grid], [w for _, w in grid], settings={**conf, "lr": lr, "num_steps": num_steps, "optimizer": optimizer})
+    curves = GrokkingCurves(
+        [],
+        [s for s, _ in grid],
+        [w for _, w in grid],
+        settings={**conf, "lr": lr, "num_steps": num_steps, "optimizer": optimizer},
+    )
     for key in ("train_loss", "train_accuracy", "valid_loss", "valid_accuracy"):
         getattr(curves, key).extend([] for _ in grid)
     start = time.process_time()
@@ -251,9 +312,12 @@ def grokking_curves(weight_decays=(0.0, 1.0), seeds=(0,), *, size: str = "defaul
 def _log(curves, step, model, logits, losses, y_train, X_valid, y_valid) -> None:
     with torch.no_grad():
         valid_logits = model(X_valid)
-        numbers = {"train_loss": losses, "train_accuracy": (logits.argmax(-1) == y_train).float().mean(1),
-                   "valid_loss": nn.functional.cross_entropy(valid_logits.transpose(1, 2), y_valid, reduction="none").mean(1),
-                   "valid_accuracy": (valid_logits.argmax(-1) == y_valid).float().mean(1)}
+        numbers = {
+            "train_loss": losses,
+            "train_accuracy": (logits.argmax(-1) == y_train).float().mean(1),
+            "valid_loss": nn.functional.cross_entropy(valid_logits.transpose(1, 2), y_valid, reduction="none").mean(1),
+            "valid_accuracy": (valid_logits.argmax(-1) == y_valid).float().mean(1),
+        }
     curves.steps.append(step)
     for key, values in numbers.items():
         for k, value in enumerate(values.tolist()):

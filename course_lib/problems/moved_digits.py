@@ -11,6 +11,7 @@ validation and test digits are drawn from ``seed``.
 >>> data.X_train.shape[1:], data.X_test.shape[1:]
 (torch.Size([1, 16, 16]), torch.Size([1, 16, 16]))
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import torch
 from torch import nn
 
 from .. import metrics, models, profiles
-from ..data import augment, datasets, loaders
+from ..data import augment, loaders
 from ..device import pick_device, seed_everything
 from ..training.trainer import Trainer
 from ..validate import check_choice, check_int, check_number
@@ -65,12 +66,13 @@ def place(images: torch.Tensor, canvas: int, shifts: torch.Tensor | None = None)
         raise ValueError(f"shifts must keep the digit on the canvas: |shift| <= {centre} at canvas={canvas}")
     for i in range(n):  # 360 digits at most: a loop is clearer than a scatter
         x, y = centre + int(shifts[i, 0]), centre + int(shifts[i, 1])
-        out[i, :, y:y + size, x:x + size] = images[i]
+        out[i, :, y : y + size, x : x + size] = images[i]
     return out
 
 
-def moved_digits_data(canvas: int = 16, max_shift: int = 4, move: str = "shift", seed: int = 0,
-                      max_angle: float = 30.0) -> MovedDigits:
+def moved_digits_data(
+    canvas: int = 16, max_shift: int = 4, move: str = "shift", seed: int = 0, max_angle: float = 30.0
+) -> MovedDigits:
     """The digits on a ``canvas``: training digits centred; validation and test digits moved.
 
     ``move="shift"``: each moved digit is shifted by whole pixels, uniform in ``[-max_shift, max_shift]`` on each
@@ -82,7 +84,9 @@ def moved_digits_data(canvas: int = 16, max_shift: int = 4, move: str = "shift",
     check_int("seed", seed, 0)
     check_number("max_angle", max_angle, 0, 180)
     if max_shift > (canvas - 8) // 2:
-        raise ValueError(f"max_shift must be <= (canvas - 8) // 2 = {(canvas - 8) // 2} so that moved digits stay whole, got {max_shift}")
+        raise ValueError(
+            f"max_shift must be <= (canvas - 8) // 2 = {(canvas - 8) // 2} so that moved digits stay whole, got {max_shift}"
+        )
     split = digits_split()
     images = {name: getattr(split, f"X_{name}").view(-1, 1, 8, 8) for name in ("train", "valid", "test")}
     generator = torch.Generator().manual_seed(seed)
@@ -94,8 +98,17 @@ def moved_digits_data(canvas: int = 16, max_shift: int = 4, move: str = "shift",
         zeros = torch.zeros(len(x))
         return augment.affine(place(x, canvas), angles, torch.zeros(len(x), 2), zeros + 1, zeros.bool())
 
-    return MovedDigits(place(images["train"], canvas), split.y_train, place(images["valid"], canvas), moved(images["valid"]),
-                       split.y_valid, moved(images["test"]), split.y_test, move, max_shift)
+    return MovedDigits(
+        place(images["train"], canvas),
+        split.y_train,
+        place(images["valid"], canvas),
+        moved(images["valid"]),
+        split.y_valid,
+        moved(images["test"]),
+        split.y_test,
+        move,
+        max_shift,
+    )
 
 
 def make_model(kind: str, canvas: int, width: int | None = None, size: str = "default") -> nn.Module:
@@ -107,9 +120,21 @@ def make_model(kind: str, canvas: int, width: int | None = None, size: str = "de
     return models.SmallCNN(1, 10, width=width or conf["cnn_width"])
 
 
-def train_moved_digits(model: str = "cnn", lr: float = 3e-3, num_epochs: int | None = None, *, augment_shift: int = 0,
-                       seed: int = 0, size: str = "default", move: str = "shift", data: MovedDigits | None = None,
-                       optimizer: str = "adamw", weight_decay: float = 0.0, device=None, **trainer_options) -> Trainer:
+def train_moved_digits(
+    model: str = "cnn",
+    lr: float = 3e-3,
+    num_epochs: int | None = None,
+    *,
+    augment_shift: int = 0,
+    seed: int = 0,
+    size: str = "default",
+    move: str = "shift",
+    data: MovedDigits | None = None,
+    optimizer: str = "adamw",
+    weight_decay: float = 0.0,
+    device=None,
+    **trainer_options,
+) -> Trainer:
     """Train an MLP or a CNN on the centred digits; validation is on *moved* digits. Returns the trainer.
 
     ``augment_shift``: random shifts of up to this many pixels of every training batch (``0``: none). Score the
@@ -127,15 +152,23 @@ def train_moved_digits(model: str = "cnn", lr: float = 3e-3, num_epochs: int | N
     device = pick_device(device.type if isinstance(device, torch.device) else device)
     seed_everything(seed)
     net = make_model(model, canvas, size=size)
-    opt = (torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay) if optimizer == "adamw"
-           else torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay))
+    opt = (
+        torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+        if optimizer == "adamw"
+        else torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+    )
     callbacks = list(trainer_options.pop("callbacks", []))
     if augment_shift:  # whole-canvas fraction for random_affine: shifts up to augment_shift pixels, no turn, no zoom
-        callbacks.append(augment.BatchAugmentation(augment.random_affine, seed=seed, degrees=0.0,
-                                                   translate=augment_shift / canvas, scale=(1.0, 1.0)))
+        callbacks.append(
+            augment.BatchAugmentation(
+                augment.random_affine, seed=seed, degrees=0.0, translate=augment_shift / canvas, scale=(1.0, 1.0)
+            )
+        )
     options = {"metrics": {"accuracy": metrics.accuracy}, "progress": False, **trainer_options}
     trainer = Trainer(net, opt, device=device, callbacks=callbacks, **options)
-    train = loaders.DeviceLoader(data.X_train, data.y_train, batch_size=conf["batch_size"], seed=seed, device=trainer.device)
+    train = loaders.DeviceLoader(
+        data.X_train, data.y_train, batch_size=conf["batch_size"], seed=seed, device=trainer.device
+    )
     valid = loaders.DeviceLoader(data.X_valid, data.y_valid, batch_size=1024, shuffle=False, device=trainer.device)
     trainer.fit(train, valid, num_epochs=num_epochs)
     return trainer
@@ -144,7 +177,9 @@ def train_moved_digits(model: str = "cnn", lr: float = 3e-3, num_epochs: int | N
 def test_accuracy(trainer: Trainer, data: MovedDigits, centred: bool = False) -> float:
     """Accuracy on the moved test digits (``centred=True``: on the centred validation digits instead)."""
     X, y = (data.X_valid_centred, data.y_valid) if centred else (data.X_test, data.y_test)
-    return trainer.evaluate(loaders.DeviceLoader(X, y, batch_size=1024, shuffle=False, device=trainer.device))["accuracy"]
+    return trainer.evaluate(loaders.DeviceLoader(X, y, batch_size=1024, shuffle=False, device=trainer.device))[
+        "accuracy"
+    ]
 
 
 test_accuracy.__test__ = False  # not a pytest test

@@ -19,6 +19,7 @@ retrospective checkpoint selection (lesson 10).
 >>> data.train.dtype, int(data.train.max()) < 256, len(data.valid) > 10_000
 (torch.uint8, True, True)
 """
+
 from __future__ import annotations
 
 import math
@@ -41,11 +42,46 @@ from ..validate import check_choice, check_int, check_number
 
 # Pure-Python modules present as <name>.py in every Python from 3.9 to 3.13 (checked on 3.9.18, 3.10.13,
 # 3.11.7, 3.12.1 and 3.13.0); about 1.6 MB for training and 0.16 MB for validation.
-TRAIN_MODULES = ("argparse", "pydoc", "tarfile", "doctest", "difflib", "pickletools", "optparse", "turtle",
-                 "_pydecimal", "shutil", "subprocess", "tempfile", "functools", "contextlib", "selectors", "trace",
-                 "profile", "string", "sched", "weakref", "getopt", "graphlib", "quopri", "stringprep",
-                 "_markupbase", "tabnanny", "timeit", "zipapp", "pyclbr", "py_compile", "mailbox", "smtplib",
-                 "imaplib", "ftplib", "pstats", "fileinput", "filecmp", "copy")
+TRAIN_MODULES = (
+    "argparse",
+    "pydoc",
+    "tarfile",
+    "doctest",
+    "difflib",
+    "pickletools",
+    "optparse",
+    "turtle",
+    "_pydecimal",
+    "shutil",
+    "subprocess",
+    "tempfile",
+    "functools",
+    "contextlib",
+    "selectors",
+    "trace",
+    "profile",
+    "string",
+    "sched",
+    "weakref",
+    "getopt",
+    "graphlib",
+    "quopri",
+    "stringprep",
+    "_markupbase",
+    "tabnanny",
+    "timeit",
+    "zipapp",
+    "pyclbr",
+    "py_compile",
+    "mailbox",
+    "smtplib",
+    "imaplib",
+    "ftplib",
+    "pstats",
+    "fileinput",
+    "filecmp",
+    "copy",
+)
 VALID_MODULES = ("calendar", "configparser", "heapq", "shlex", "textwrap", "socketserver")
 NORMS = ("pre", "post")
 OPTIMIZERS = ("adamw", "adam", "momentum", "sgd")
@@ -89,8 +125,10 @@ def read_modules(modules, stdlib: str | None = None) -> bytes:
     paths = [os.path.join(stdlib, f"{name}.py") for name in modules]
     missing = [name for name, path in zip(modules, paths) if not os.path.isfile(path)]
     if missing:
-        raise ValueError(f"the standard library at {stdlib!r} has no source for {missing}: this Python ships without "
-                         f"its .py files (some embedded or slimmed installs do); use a full install, or pass stdlib=")
+        raise ValueError(
+            f"the standard library at {stdlib!r} has no source for {missing}: this Python ships without "
+            f"its .py files (some embedded or slimmed installs do); use a full install, or pass stdlib="
+        )
     parts = []
     for path in paths:
         with open(path, "rb") as handle:
@@ -118,8 +156,13 @@ def text_data(size: str = "default", stdlib: str | None = None) -> TextData:
     train_modules = _all_modules(stdlib) if size == "gpu" else TRAIN_MODULES
     train, valid = read_modules(train_modules, stdlib), read_modules(VALID_MODULES, stdlib)
     as_tensor = lambda raw: torch.frombuffer(bytearray(raw), dtype=torch.uint8)  # noqa: E731
-    sources = {"stdlib": stdlib, "python": sys.version.split()[0], "train_modules": len(train_modules),
-               "train_bytes": len(train), "valid_bytes": len(valid)}
+    sources = {
+        "stdlib": stdlib,
+        "python": sys.version.split()[0],
+        "train_modules": len(train_modules),
+        "train_bytes": len(train),
+        "valid_bytes": len(valid),
+    }
     return TextData(as_tensor(train), as_tensor(valid), sources)
 
 
@@ -130,14 +173,20 @@ class WindowLoader:
     and a checkpoint can save where they were.
     """
 
-    def __init__(self, tokens: torch.Tensor, context: int, batch_size: int, steps_per_epoch: int, seed: int = 0,
-                 device=None):
+    def __init__(
+        self, tokens: torch.Tensor, context: int, batch_size: int, steps_per_epoch: int, seed: int = 0, device=None
+    ):
         check_int("context", context, 1)
         check_int("batch_size", batch_size, 1)
         check_int("steps_per_epoch", steps_per_epoch, 1)
         if len(tokens) <= context + 1:
             raise ValueError(f"the text ({len(tokens)} bytes) must be longer than context + 1 = {context + 1}")
-        self.tokens, self.context, self.batch_size, self.steps_per_epoch = tokens.to(device), context, batch_size, steps_per_epoch
+        self.tokens, self.context, self.batch_size, self.steps_per_epoch = (
+            tokens.to(device),
+            context,
+            batch_size,
+            steps_per_epoch,
+        )
         self.generator = torch.Generator().manual_seed(check_int("seed", seed, 0))
         self._offsets = torch.arange(context + 1, device=self.tokens.device)
 
@@ -151,13 +200,16 @@ class WindowLoader:
             yield windows[:, :-1], windows[:, 1:]
 
 
-def validation_batches(tokens: torch.Tensor, context: int, num_windows: int = 256, batch_size: int = 256,
-                       device=None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def validation_batches(
+    tokens: torch.Tensor, context: int, num_windows: int = 256, batch_size: int = 256, device=None
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """``num_windows`` windows spread evenly over the validation text: the same ones at every evaluation."""
     check_int("num_windows", num_windows, 1)
     starts = torch.linspace(0, len(tokens) - context - 2, num_windows).long()[:, None]
     windows = tokens[starts + torch.arange(context + 1)].long().to(device)
-    return [(windows[i:i + batch_size, :-1], windows[i:i + batch_size, 1:]) for i in range(0, num_windows, batch_size)]
+    return [
+        (windows[i : i + batch_size, :-1], windows[i : i + batch_size, 1:]) for i in range(0, num_windows, batch_size)
+    ]
 
 
 def lm_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -198,11 +250,23 @@ class TransformerLM(nn.Module):
     ``norm="pre"`` adds a final LayerNorm before the head (as GPT-2); ``"post"`` has its last one in the block.
     """
 
-    def __init__(self, vocab_size: int = 256, context: int = 32, width: int = 32, heads: int = 4, layers: int = 1,
-                 norm: str = "pre"):
+    def __init__(
+        self,
+        vocab_size: int = 256,
+        context: int = 32,
+        width: int = 32,
+        heads: int = 4,
+        layers: int = 1,
+        norm: str = "pre",
+    ):
         super().__init__()
-        for name, value in (("vocab_size", vocab_size), ("context", context), ("width", width), ("heads", heads),
-                            ("layers", layers)):
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("context", context),
+            ("width", width),
+            ("heads", heads),
+            ("layers", layers),
+        ):
             check_int(name, value, 1)
         check_choice("norm", norm, NORMS)
         if width % heads:
@@ -221,7 +285,9 @@ class TransformerLM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] > self.context:
-            raise ValueError(f"TransformerLM expects bytes shaped (B, T) with T <= context={self.context}, got {tuple(x.shape)}")
+            raise ValueError(
+                f"TransformerLM expects bytes shaped (B, T) with T <= context={self.context}, got {tuple(x.shape)}"
+            )
         h = self.token(x) + self.position.weight[: x.shape[1]]
         return self.head(self.final_norm(self.blocks(h)))
 
@@ -252,9 +318,12 @@ def make_schedule(name: str | Callable, lr: float, num_steps: int, warmup_steps:
     if warmup_steps >= num_steps:
         raise ValueError(f"warmup_steps ({warmup_steps}) must be shorter than num_steps ({num_steps})")
     rest = num_steps - warmup_steps
-    base = {"constant": lambda: schedules.Constant(lr), "cosine": lambda: schedules.Cosine(lr, rest),
-            "step": lambda: schedules.MultiStep(lr, [max(1, rest // 2), max(2, rest * 3 // 4)], gamma=0.1),
-            "linear": lambda: _Linear(lr, rest)}[name]()
+    base = {
+        "constant": lambda: schedules.Constant(lr),
+        "cosine": lambda: schedules.Cosine(lr, rest),
+        "step": lambda: schedules.MultiStep(lr, [max(1, rest // 2), max(2, rest * 3 // 4)], gamma=0.1),
+        "linear": lambda: _Linear(lr, rest),
+    }[name]()
     return schedules.Warmup(base, warmup_steps, start_factor=1 / warmup_steps) if warmup_steps else base
 
 
@@ -267,10 +336,23 @@ class _Linear:
         return self.lr * max(0.0, 1 - step / self.total_steps)
 
 
-def train_text(lr: float = 3e-3, num_steps: int | None = None, *, optimizer: str = "adamw", norm: str = "pre",
-               schedule: str | Callable = "constant", warmup_steps: int = 0, grad_clip: float | None = 1.0,
-               weight_decay: float = 0.0, seed: int = 0, size: str = "default", steps_per_epoch: int = 50,
-               data: TextData | None = None, device=None, **overrides) -> Trainer:
+def train_text(
+    lr: float = 3e-3,
+    num_steps: int | None = None,
+    *,
+    optimizer: str = "adamw",
+    norm: str = "pre",
+    schedule: str | Callable = "constant",
+    warmup_steps: int = 0,
+    grad_clip: float | None = 1.0,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    size: str = "default",
+    steps_per_epoch: int = 50,
+    data: TextData | None = None,
+    device=None,
+    **overrides,
+) -> Trainer:
     """Train a :class:`TransformerLM` on the standard library's bytes; return the trainer (``history.epoch`` has
     ``valid_loss`` every ``steps_per_epoch`` updates, ``history.step`` every update's loss and lr).
 
@@ -354,6 +436,15 @@ def train_text_runs(configs: list[dict], *, size: str = "default", eval_every: i
         trainer = train_text(**{"size": size, "steps_per_epoch": eval_every, "device": device, **config})
         history = trainer.history
         valid_steps = [int(e) * eval_every for e in history.epoch.get("epoch", [])]
-        runs.append(TextRun(dict(config), list(range(history.num_steps)), list(history.step["loss"]), valid_steps,
-                            list(history.epoch.get("valid_loss", [])), history.status, time.process_time() - start))
+        runs.append(
+            TextRun(
+                dict(config),
+                list(range(history.num_steps)),
+                list(history.step["loss"]),
+                valid_steps,
+                list(history.epoch.get("valid_loss", [])),
+                history.status,
+                time.process_time() - start,
+            )
+        )
     return runs

@@ -4,17 +4,18 @@ Every hook is a documented no-op here; a subclass overrides the ones it needs. A
 with ``on_`` but names no hook (``on_epoch_ends``) is a typo that would silently never run, so
 defining it raises at class creation.
 """
+
 from __future__ import annotations
 
 HOOKS = (
-    "on_fit_start",        # before the first epoch of this fit call
-    "on_epoch_start",      # before the first batch of an epoch
-    "on_batch_start",      # before the forward pass; sees trainer.batch
-    "on_after_backward",   # gradients are ready (and unscaled under fp16): inspect or clip them here
-    "on_batch_end",        # after the optimizer step; trainer.last_loss and the lr are this update's (the schedule steps next)
-    "on_validation_end",   # trainer.last_metrics holds this epoch's train and validation numbers; not counted yet
-    "on_epoch_end",        # after the epoch is counted and logged; trainer.request_stop(reason) ends the fit here
-    "on_fit_end",          # always runs, also after divergence, an interrupt or an error (history.status)
+    "on_fit_start",  # before the first epoch of this fit call
+    "on_epoch_start",  # before the first batch of an epoch
+    "on_batch_start",  # before the forward pass; sees trainer.batch
+    "on_after_backward",  # gradients are ready (and unscaled under fp16): inspect or clip them here
+    "on_batch_end",  # after the optimizer step; trainer.last_loss and the lr are this update's (the schedule steps next)
+    "on_validation_end",  # trainer.last_metrics holds this epoch's train and validation numbers; not counted yet
+    "on_epoch_end",  # after the epoch is counted and logged; trainer.request_stop(reason) ends the fit here
+    "on_fit_end",  # always runs, also after divergence, an interrupt or an error (history.status)
 )
 
 

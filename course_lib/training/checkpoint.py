@@ -17,6 +17,7 @@ only the weights: ``model.load_state_dict(checkpoint.read(path)["model"])``.
 A save writes a temporary file next to the target and renames it into place, so a save that fails
 (a state that cannot be written, Ctrl-C, a full disk) leaves the previous checkpoint whole.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,8 +32,17 @@ from . import random_state
 
 FORMAT = 3
 IMPLEMENTATION = {"foreach", "fused", "capturable", "differentiable"}  # how an optimizer computes, not what
-PROGRESS = {"last_epoch", "_step_count", "_last_lr", "_get_lr_called_within_step", "_is_initial", "verbose",
-            "best", "num_bad_epochs", "cooldown_counter"}  # a scheduler's position, not its settings
+PROGRESS = {
+    "last_epoch",
+    "_step_count",
+    "_last_lr",
+    "_get_lr_called_within_step",
+    "_is_initial",
+    "verbose",
+    "best",
+    "num_bad_epochs",
+    "cooldown_counter",
+}  # a scheduler's position, not its settings
 
 
 def save(trainer, path) -> None:
@@ -64,9 +74,11 @@ def read(path) -> dict:
     except FileNotFoundError:
         raise
     except Exception as error:  # truncated, corrupted, not a checkpoint, or holding more than plain data
-        raise ValueError(f"{path} is not a readable course_lib checkpoint ({type(error).__name__}: it is truncated, "
-                         "corrupted, not a checkpoint, or holds objects other than tensors and plain data, which are "
-                         "never unpickled)") from None
+        raise ValueError(
+            f"{path} is not a readable course_lib checkpoint ({type(error).__name__}: it is truncated, "
+            "corrupted, not a checkpoint, or holds objects other than tensors and plain data, which are "
+            "never unpickled)"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise ValueError(f"{path} is not a course_lib checkpoint of format {FORMAT} (found format {found!r})")
@@ -74,11 +86,15 @@ def read(path) -> dict:
 
 
 def state_dict(trainer) -> dict:
-    return {"configuration": configuration(trainer), "model": trainer.model.state_dict(),
-            "optimizer": trainer.optimizer.state_dict(),
-            "scheduler": trainer.scheduler.state_dict() if trainer.scheduler is not None else None,
-            "scaler": trainer.scaler.state_dict(), "callbacks": [callback.state_dict() for callback in trainer.callbacks],
-            **trainer.state.state_dict(trainer.train_loader)}
+    return {
+        "configuration": configuration(trainer),
+        "model": trainer.model.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "scheduler": trainer.scheduler.state_dict() if trainer.scheduler is not None else None,
+        "scaler": trainer.scaler.state_dict(),
+        "callbacks": [callback.state_dict() for callback in trainer.callbacks],
+        **trainer.state.state_dict(trainer.train_loader),
+    }
 
 
 def load_state_dict(trainer, state: dict) -> None:
@@ -98,17 +114,32 @@ def configuration(trainer) -> dict:
     """Every part's settings, as plain data: what a checkpoint must share with the trainer that loads it."""
     optimizer, scheduler = trainer.optimizer, trainer.scheduler
     return {
-        "trainer": {"class": type(trainer).__qualname__, "loss_fn": describe(trainer.loss_fn),
-                    "valid_loss_fn": describe(trainer.valid_loss_fn), "metrics": sorted(trainer.metrics),
-                    "train_metrics": trainer.train_metrics, "amp": trainer.amp, "grad_clip": trainer.grad_clip,
-                    "accumulation_steps": trainer.accumulation_steps, "divergence_factor": trainer.divergence_factor,
-                    "schedule": None if trainer.schedule is scheduler else describe(trainer.schedule),
-                    "schedule_interval": trainer.schedule_interval, "schedule_metric": trainer.schedule_metric},
-        "optimizer": {"class": type(optimizer).__name__, "parameters per group": [len(g["params"]) for g in optimizer.param_groups],
-                      **{k: plain(v) for k, v in optimizer.defaults.items() if k not in IMPLEMENTATION},
-                      "groups": [{k: plain(v) for k, v in group.items() if k not in IMPLEMENTATION | {"params", "lr"}}
-                                 for group in optimizer.param_groups]},
-        "scheduler": None if scheduler is None else {"class": type(scheduler).__name__, **_settings(scheduler.state_dict())},
+        "trainer": {
+            "class": type(trainer).__qualname__,
+            "loss_fn": describe(trainer.loss_fn),
+            "valid_loss_fn": describe(trainer.valid_loss_fn),
+            "metrics": sorted(trainer.metrics),
+            "train_metrics": trainer.train_metrics,
+            "amp": trainer.amp,
+            "grad_clip": trainer.grad_clip,
+            "accumulation_steps": trainer.accumulation_steps,
+            "divergence_factor": trainer.divergence_factor,
+            "schedule": None if trainer.schedule is scheduler else describe(trainer.schedule),
+            "schedule_interval": trainer.schedule_interval,
+            "schedule_metric": trainer.schedule_metric,
+        },
+        "optimizer": {
+            "class": type(optimizer).__name__,
+            "parameters per group": [len(g["params"]) for g in optimizer.param_groups],
+            **{k: plain(v) for k, v in optimizer.defaults.items() if k not in IMPLEMENTATION},
+            "groups": [
+                {k: plain(v) for k, v in group.items() if k not in IMPLEMENTATION | {"params", "lr"}}
+                for group in optimizer.param_groups
+            ],
+        },
+        "scheduler": None
+        if scheduler is None
+        else {"class": type(scheduler).__name__, **_settings(scheduler.state_dict())},
         "callbacks": [{"class": type(callback).__name__, **callback.config()} for callback in trainer.callbacks],
     }
 
@@ -120,7 +151,11 @@ def check_fits(trainer, state: dict) -> None:
     missing, extra = sorted(set(mine) - set(theirs)), sorted(set(theirs) - set(mine))
     if missing or extra:
         problems.append(f"model weights missing from it: {missing[:5]}, weights the model lacks: {extra[:5]}")
-    shapes = [f"{k} {tuple(theirs[k].shape)} vs {tuple(v.shape)}" for k, v in mine.items() if k in theirs and theirs[k].shape != v.shape]
+    shapes = [
+        f"{k} {tuple(theirs[k].shape)} vs {tuple(v.shape)}"
+        for k, v in mine.items()
+        if k in theirs and theirs[k].shape != v.shape
+    ]
     if shapes:
         problems.append(f"weight shapes differ (checkpoint vs model): {', '.join(shapes[:5])}")
     problems += differences(state["configuration"], configuration(trainer))
@@ -171,8 +206,11 @@ def plain(value):
 
 def _settings(scheduler_state: dict) -> dict:
     """A torch scheduler's settings: its state without its position (nested schedulers too)."""
-    return {k: [_settings(s) for s in v] if k == "_schedulers" else plain(v)
-            for k, v in scheduler_state.items() if k not in PROGRESS}
+    return {
+        k: [_settings(s) for s in v] if k == "_schedulers" else plain(v)
+        for k, v in scheduler_state.items()
+        if k not in PROGRESS
+    }
 
 
 def _names(values: list) -> list:

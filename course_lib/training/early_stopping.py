@@ -4,13 +4,14 @@ The decision is a pure method, :meth:`EarlyStopping.update`, so a notebook can f
 numbers without training anything; the callback hooks below only read the trainer's history, call
 it, and keep a copy of the best weights.
 """
+
 from __future__ import annotations
 
 import math
 
+from ..validate import check_choice, check_instance, check_int, check_number
 from .callbacks import Callback
 from .statuses import ENDED_NORMALLY
-from ..validate import check_choice, check_instance, check_int, check_number
 
 
 class EarlyStopping(Callback):
@@ -33,8 +34,14 @@ class EarlyStopping(Callback):
     [False, False, True]
     """
 
-    def __init__(self, monitor: str = "valid_loss", mode: str = "min", patience: int = 5,
-                 min_delta: float = 0.0, restore_best_weights: bool = True):
+    def __init__(
+        self,
+        monitor: str = "valid_loss",
+        mode: str = "min",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        restore_best_weights: bool = True,
+    ):
         check_instance("monitor", monitor, str, "the name of a logged metric, such as 'valid_loss'")
         check_choice("mode", mode, ("min", "max"))  # min for a loss, max for an accuracy
         check_int("patience", patience, 0)
@@ -46,9 +53,9 @@ class EarlyStopping(Callback):
 
     def reset(self) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
-        self.best_epoch = 0     # 1-based number of the best epoch so far; 0 before any
-        self.epochs_seen = 0    # values given to update(), one per epoch
-        self.wait = 0           # epochs in a row without improvement
+        self.best_epoch = 0  # 1-based number of the best epoch so far; 0 before any
+        self.epochs_seen = 0  # values given to update(), one per epoch
+        self.wait = 0  # epochs in a row without improvement
         self.stopped = False
         self.best_state = None  # copy of the model's state_dict at best_epoch (callback use only)
         self.last_state = None  # the last epoch's weights while the best ones are restored in the model
@@ -70,8 +77,10 @@ class EarlyStopping(Callback):
         self.wait += 1
         if self.wait >= self.patience:
             self.stopped = True
-            return True, (f"{self.monitor} did not improve for {self.wait} epochs; "
-                          f"best {self.best:.4g} at epoch {self.best_epoch}")
+            return True, (
+                f"{self.monitor} did not improve for {self.wait} epochs; "
+                f"best {self.best:.4g} at epoch {self.best_epoch}"
+            )
         return False, f"no improvement for {self.wait} of {self.patience} epochs"
 
     # --- callback: a thin wrapper over update() ---
@@ -96,12 +105,24 @@ class EarlyStopping(Callback):
             trainer.model.load_state_dict(self.best_state)
 
     def config(self) -> dict:
-        return {"monitor": self.monitor, "mode": self.mode, "patience": self.patience, "min_delta": self.min_delta,
-                "restore_best_weights": self.restore_best_weights}
+        return {
+            "monitor": self.monitor,
+            "mode": self.mode,
+            "patience": self.patience,
+            "min_delta": self.min_delta,
+            "restore_best_weights": self.restore_best_weights,
+        }
 
     def state_dict(self) -> dict:
-        return {"best": self.best, "best_epoch": self.best_epoch, "epochs_seen": self.epochs_seen,
-                "wait": self.wait, "stopped": self.stopped, "best_state": self.best_state, "last_state": self.last_state}
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "epochs_seen": self.epochs_seen,
+            "wait": self.wait,
+            "stopped": self.stopped,
+            "best_state": self.best_state,
+            "last_state": self.last_state,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         for key, value in state.items():

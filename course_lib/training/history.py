@@ -3,6 +3,7 @@
 A history is kept apart from any plot, so plots, the curve diagnosis and a saved run all read the
 same thing, and ``History.from_dict(h.to_dict())`` gives it back after a round trip through JSON.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -56,13 +57,23 @@ class History:
         return self.epoch[key]
 
     def to_dict(self) -> dict:
-        return {"step": {k: list(v) for k, v in self.step.items()}, "epoch": {k: list(v) for k, v in self.epoch.items()},
-                "status": self.status, "diverged_at_step": self.diverged_at_step, "message": self.message}
+        return {
+            "step": {k: list(v) for k, v in self.step.items()},
+            "epoch": {k: list(v) for k, v in self.epoch.items()},
+            "status": self.status,
+            "diverged_at_step": self.diverged_at_step,
+            "message": self.message,
+        }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "History":
-        return cls(step={k: list(v) for k, v in data["step"].items()}, epoch={k: list(v) for k, v in data["epoch"].items()},
-                   status=data["status"], diverged_at_step=data["diverged_at_step"], message=data.get("message", ""))
+    def from_dict(cls, data: dict) -> History:
+        return cls(
+            step={k: list(v) for k, v in data["step"].items()},
+            epoch={k: list(v) for k, v in data["epoch"].items()},
+            status=data["status"],
+            diverged_at_step=data["diverged_at_step"],
+            message=data.get("message", ""),
+        )
 
     def __repr__(self) -> str:
         last = {k: round(v[-1], 4) for k, v in self.epoch.items() if v and k != "epoch"}

@@ -10,6 +10,7 @@ Torch's part costs about a microsecond to capture; Python's and NumPy's cost ten
 whole state), too much to take at every update of a training loop. ``capture(torch_only=True)``
 takes the cheap part alone, and :func:`same_outside_torch` tells whether the other two have moved.
 """
+
 from __future__ import annotations
 
 import functools
@@ -61,21 +62,27 @@ def restore(state: dict, loader=None) -> None:
 
 def same(a: dict, b: dict) -> bool:
     """Whether two full captures found the global generators (not the loader's) in the same state."""
-    return (torch.equal(a["torch"], b["torch"]) and same_outside_torch(a, b)
-            and all(torch.equal(x, y) for key in ("cuda", "mps") for x, y in zip(_list(a.get(key)), _list(b.get(key)))))
+    return (
+        torch.equal(a["torch"], b["torch"])
+        and same_outside_torch(a, b)
+        and all(torch.equal(x, y) for key in ("cuda", "mps") for x, y in zip(_list(a.get(key)), _list(b.get(key))))
+    )
 
 
 def same_outside_torch(a: dict, b: dict) -> bool:
     """Whether Python's and NumPy's generators are in the same state in two full captures."""
-    return (_tuples(a["python"]) == _tuples(b["python"]) and torch.equal(a["numpy"][1], b["numpy"][1])
-            and list(a["numpy"][2:]) == list(b["numpy"][2:]))
+    return (
+        _tuples(a["python"]) == _tuples(b["python"])
+        and torch.equal(a["numpy"][1], b["numpy"][1])
+        and list(a["numpy"][2:]) == list(b["numpy"][2:])
+    )
 
 
 def _list(value) -> list:
     return [] if value is None else value if isinstance(value, list) else [value]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _accelerators() -> tuple[bool, bool]:
     """Whether CUDA and MPS generators exist: asked once, as asking costs more than taking torch's state."""
     return torch.cuda.is_available(), torch.backends.mps.is_available()

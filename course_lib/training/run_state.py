@@ -23,6 +23,7 @@ Torch's generators are kept at every batch. Python's and NumPy's cost tens of mi
 they are kept only once the first update of a fit shows that a step draws from them (a step that starts
 drawing from them later in a fit is not noticed).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -36,8 +37,8 @@ from .history import History
 class Group:
     """The update being accumulated: ``accumulation_steps`` micro-batches make one."""
 
-    micro_batches: int = 0     # micro-batches whose backward is done
-    full_size: int = 0         # samples in a full group of batches like its first one
+    micro_batches: int = 0  # micro-batches whose backward is done
+    full_size: int = 0  # samples in a full group of batches like its first one
     sums: dict = field(default_factory=dict)  # their loss and metrics, summed (metrics.add_batch)
 
     def clear(self) -> None:
@@ -48,19 +49,19 @@ class EpochPosition:
     """The batches of this epoch trained so far, those dealt for the update under way, and how to deal the rest."""
 
     def __init__(self):
-        self.loader_state = None   # the loader's own generator from a checkpoint, set when the next fit deals
-        self.deal_draws = False    # the loader was seen drawing from the global generators after its first batch
-        self.loader_shape = None   # batches, batch size and samples of the loader the position counts in
-        self._probed = None        # the loader last checked for deal_draws
-        self.keep_all = None       # keep Python's and NumPy's generators per batch too (None: until an update shows)
+        self.loader_state = None  # the loader's own generator from a checkpoint, set when the next fit deals
+        self.deal_draws = False  # the loader was seen drawing from the global generators after its first batch
+        self.loader_shape = None  # batches, batch size and samples of the loader the position counts in
+        self._probed = None  # the loader last checked for deal_draws
+        self.keep_all = None  # keep Python's and NumPy's generators per batch too (None: until an update shows)
         self.reset()
 
     def reset(self) -> None:
         """At an epoch boundary: nothing of the next epoch dealt yet."""
-        self.done = 0              # batches of this epoch in complete updates
-        self.pending = []          # (batch, random state right after it was dealt) of the update under way
-        self.epoch_rng = None      # torch's and the loader's generators just before the epoch's first batch was dealt
-        self.go_on_rng = None      # from a checkpoint: the random state the next batch starts from
+        self.done = 0  # batches of this epoch in complete updates
+        self.pending = []  # (batch, random state right after it was dealt) of the update under way
+        self.epoch_rng = None  # torch's and the loader's generators just before the epoch's first batch was dealt
+        self.go_on_rng = None  # from a checkpoint: the random state the next batch starts from
         self._iterator = self._loader = None
 
     @property
@@ -72,17 +73,25 @@ class EpochPosition:
         if not self.started:
             return
         shape = loader_shape(loader)
-        differ = {k: (v, shape[k]) for k, v in (self.loader_shape or {}).items() if None not in (v, shape[k]) and v != shape[k]}
+        differ = {
+            k: (v, shape[k])
+            for k, v in (self.loader_shape or {}).items()
+            if None not in (v, shape[k]) and v != shape[k]
+        }
         if differ:
             saved = ", ".join(f"{k} {a} (now {b})" for k, (a, b) in differ.items())
-            raise ValueError(f"train_loader does not fit a run part-way through epoch {epoch}: its {self.done} trained "
-                             f"batches were counted in a loader of {saved}, so the position would mean other samples. "
-                             "Pass a loader like the one the run was started with, or go on from an epoch's end")
+            raise ValueError(
+                f"train_loader does not fit a run part-way through epoch {epoch}: its {self.done} trained "
+                f"batches were counted in a loader of {saved}, so the position would mean other samples. "
+                "Pass a loader like the one the run was started with, or go on from an epoch's end"
+            )
         if self.deal_draws and self.done and loader is not self._loader:
-            raise ValueError(f"the run is part-way through epoch {epoch}, and train_loader draws from the global random "
-                             "generators as it deals batches (random transforms in a Dataset?), so the rest of the epoch "
-                             "cannot be dealt again exactly: go on from a checkpoint saved at an epoch's end, or give the "
-                             "loader's randomness its own generator")
+            raise ValueError(
+                f"the run is part-way through epoch {epoch}, and train_loader draws from the global random "
+                "generators as it deals batches (random transforms in a Dataset?), so the rest of the epoch "
+                "cannot be dealt again exactly: go on from a checkpoint saved at an epoch's end, or give the "
+                "loader's randomness its own generator"
+            )
 
     def deal(self, loader):
         """Yield the batches of this epoch still to train: the update under way's first, replayed from the random
@@ -112,7 +121,10 @@ class EpochPosition:
         before = random_state.capture() if probe else None
         second = next(iterator, None)
         if probe:
-            self._probed, self.deal_draws = loader, self.deal_draws or not random_state.same(before, random_state.capture())
+            self._probed, self.deal_draws = (
+                loader,
+                self.deal_draws or not random_state.same(before, random_state.capture()),
+            )
         return itertools.chain([batch for batch in (first, second) if batch is not None], iterator)
 
     def _deal_again(self, loader):
@@ -124,8 +136,10 @@ class EpochPosition:
         for skipped in range(self.done + 1):  # and one more: a DataLoader draws its order as it deals its first batch
             batch = next(iterator, None)
             if batch is None and skipped < self.done:
-                raise ValueError(f"cannot go on part-way through the epoch: train_loader deals only {skipped} batches, "
-                                 f"{self.done} were already trained; pass the loader the run was started with")
+                raise ValueError(
+                    f"cannot go on part-way through the epoch: train_loader deals only {skipped} batches, "
+                    f"{self.done} were already trained; pass the loader the run was started with"
+                )
         random_state.restore(go_on)
         if batch is not None:
             yield batch
@@ -143,19 +157,30 @@ class EpochPosition:
         """Plain data for a checkpoint (the pending batches are dealt again from it, not stored)."""
         generator = random_state.loader_generator(loader)
         started = self.started
-        return {"done": self.done, "epoch_rng": self.epoch_rng, "go_on_rng": self.pending[0][1] if self.pending else self.go_on_rng,
-                "loader_state": (self.epoch_rng.get("loader") if started else generator.get_state() if generator else None),
-                "deal_draws": self.deal_draws, "loader_shape": self.loader_shape, "keep_all": self.keep_all}
+        return {
+            "done": self.done,
+            "epoch_rng": self.epoch_rng,
+            "go_on_rng": self.pending[0][1] if self.pending else self.go_on_rng,
+            "loader_state": (self.epoch_rng.get("loader") if started else generator.get_state() if generator else None),
+            "deal_draws": self.deal_draws,
+            "loader_shape": self.loader_shape,
+            "keep_all": self.keep_all,
+        }
 
     def load(self, state: dict) -> None:
         self.reset()
         self.done, self.epoch_rng, self.go_on_rng = state["done"], state["epoch_rng"], state["go_on_rng"]
         self.loader_state = None if self.started else state["loader_state"]
-        self.deal_draws, self.loader_shape, self.keep_all = state["deal_draws"], state["loader_shape"], state["keep_all"]
+        self.deal_draws, self.loader_shape, self.keep_all = (
+            state["deal_draws"],
+            state["loader_shape"],
+            state["keep_all"],
+        )
 
 
 def loader_shape(loader) -> dict:
     """Its batches per epoch, batch size and samples, where it says (``None`` where it does not)."""
+
     def size(get):
         try:
             return get()
@@ -177,20 +202,24 @@ class RunState:
     COUNTERS = ("epoch", "global_step", "updates_scheduled", "elapsed", "first_loss")
 
     def __init__(self):
-        self.epoch = 0              # epochs complete; fit(num_epochs=N) trains until epoch == N
-        self.global_step = 0        # updates complete
+        self.epoch = 0  # epochs complete; fit(num_epochs=N) trains until epoch == N
+        self.global_step = 0  # updates complete
         self.updates_scheduled = 0  # updates whose "step" schedule step is taken: global_step, one less in on_batch_end
-        self.elapsed = 0.0          # seconds spent in fit, over every call and resume
-        self.first_loss = None      # the divergence rule's reference
-        self.stop_reason = ""       # set by Trainer.request_stop: the fit ends after this epoch
-        self.history = History()    # what was logged, and how the last fit ended (history.status)
-        self.epoch_sums = {}        # this epoch's loss and metric sums, over its complete updates
+        self.elapsed = 0.0  # seconds spent in fit, over every call and resume
+        self.first_loss = None  # the divergence rule's reference
+        self.stop_reason = ""  # set by Trainer.request_stop: the fit ends after this epoch
+        self.history = History()  # what was logged, and how the last fit ended (history.status)
+        self.epoch_sums = {}  # this epoch's loss and metric sums, over its complete updates
         self.position = EpochPosition()
         self.group = Group()
 
     def state_dict(self, loader) -> dict:
-        return {"counters": {name: getattr(self, name) for name in self.COUNTERS}, "history": self.history.to_dict(),
-                "epoch_sums": dict(self.epoch_sums), "position": self.position.go_on_state(loader)}
+        return {
+            "counters": {name: getattr(self, name) for name in self.COUNTERS},
+            "history": self.history.to_dict(),
+            "epoch_sums": dict(self.epoch_sums),
+            "position": self.position.go_on_state(loader),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         for name in self.COUNTERS:

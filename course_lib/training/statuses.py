@@ -4,6 +4,7 @@ The names are plain strings (a saved history stays plain data, and ``history.sta
 keeps working), defined once here so that no module spells them on its own. ``Trainer``, ``sweep``
 and ``lr_finder`` all decide divergence with :func:`diverged`; each brings its own reference loss.
 """
+
 from __future__ import annotations
 
 import functools
@@ -67,7 +68,7 @@ def gradient_is_finite(parameters: list) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _flags(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """GradScaler's ``found_inf`` flag and a scale of 1 on ``device``, made once."""
     return torch.zeros(1, device=device), torch.ones(1, device=device)

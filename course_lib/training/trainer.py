@@ -7,6 +7,7 @@ and logged (``_end_epoch``). Where the run is lives in ``self.state`` (:mod:`.ru
 what a checkpoint saves (:mod:`.checkpoint`). Early stopping, the lr finder and a learner's own
 plots hang off the hooks in :data:`.callbacks.HOOKS`, called only for callbacks that define them.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,13 +19,13 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler, ReduceLROnPlateau
 
+from ..device import pick_device
+from ..metrics import add_batch, means
 from . import checkpoint, statuses
 from .callbacks import Callback, active_hooks
 from .history import History
 from .run_state import RunState, loader_shape
 from .trainer_checks import AMP_DTYPES, check_arguments, check_fit, check_numbers, metric_names
-from ..device import pick_device
-from ..metrics import add_batch, means
 
 
 class Diverged(Exception):
@@ -57,19 +58,51 @@ class Trainer:
     'completed'
     """
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable = nn.functional.cross_entropy,
-                 metrics: dict[str, Callable] | None = None, schedule=None, schedule_interval: str = "step",
-                 schedule_metric: str = "valid_loss", amp: str | None = None, grad_clip: float | None = None,
-                 callbacks: list[Callback] = (), device: torch.device | str | None = None, progress: bool = True,
-                 divergence_factor: float | None = 1e3, train_metrics: bool = False, valid_loss_fn: Callable | None = None,
-                 accumulation_steps: int = 1):
-        check_arguments(model=model, optimizer=optimizer, loss_fn=loss_fn, metrics=metrics, schedule=schedule,
-                        schedule_interval=schedule_interval, schedule_metric=schedule_metric, amp=amp, grad_clip=grad_clip,
-                        callbacks=callbacks, device=device, progress=progress, divergence_factor=divergence_factor,
-                        train_metrics=train_metrics, valid_loss_fn=valid_loss_fn, accumulation_steps=accumulation_steps)
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        loss_fn: Callable = nn.functional.cross_entropy,
+        metrics: dict[str, Callable] | None = None,
+        schedule=None,
+        schedule_interval: str = "step",
+        schedule_metric: str = "valid_loss",
+        amp: str | None = None,
+        grad_clip: float | None = None,
+        callbacks: list[Callback] = (),
+        device: torch.device | str | None = None,
+        progress: bool = True,
+        divergence_factor: float | None = 1e3,
+        train_metrics: bool = False,
+        valid_loss_fn: Callable | None = None,
+        accumulation_steps: int = 1,
+    ):
+        check_arguments(
+            model=model,
+            optimizer=optimizer,
+            loss_fn=loss_fn,
+            metrics=metrics,
+            schedule=schedule,
+            schedule_interval=schedule_interval,
+            schedule_metric=schedule_metric,
+            amp=amp,
+            grad_clip=grad_clip,
+            callbacks=callbacks,
+            device=device,
+            progress=progress,
+            divergence_factor=divergence_factor,
+            train_metrics=train_metrics,
+            valid_loss_fn=valid_loss_fn,
+            accumulation_steps=accumulation_steps,
+        )
         self.device = torch.device(device) if device is not None else pick_device()
         self.model = model.to(self.device)
-        self.optimizer, self.loss_fn, self.valid_loss_fn, self.metrics = optimizer, loss_fn, valid_loss_fn, dict(metrics or {})
+        self.optimizer, self.loss_fn, self.valid_loss_fn, self.metrics = (
+            optimizer,
+            loss_fn,
+            valid_loss_fn,
+            dict(metrics or {}),
+        )
         self.schedule, self.schedule_interval, self.schedule_metric = schedule, schedule_interval, schedule_metric
         self.scheduler = as_scheduler(optimizer, schedule)
         self.amp, self.amp_dtype = amp, AMP_DTYPES[amp]
@@ -129,13 +162,17 @@ class Trainer:
                 self._train_epoch(train_loader)
                 self._end_epoch(valid_loader)
         except Diverged as diverged:
-            self._set_status(statuses.DIVERGED, f"{diverged} at step {self.state.global_step}; the weights are those "
-                                                "before that step")
+            self._set_status(
+                statuses.DIVERGED,
+                f"{diverged} at step {self.state.global_step}; the weights are those before that step",
+            )
         except KeyboardInterrupt:
             self._set_status(statuses.INTERRUPTED, f"interrupted during epoch {self.state.epoch + 1}")
         except Exception as caught:  # recorded in the history; on_fit_end still runs, then it is raised again
             error = caught
-            self._set_status(statuses.FAILED, f"{type(caught).__name__}: {caught} (during epoch {self.state.epoch + 1})")
+            self._set_status(
+                statuses.FAILED, f"{type(caught).__name__}: {caught} (during epoch {self.state.epoch + 1})"
+            )
         return self._end_fit(error)
 
     def training_step(self, batch):
@@ -213,8 +250,13 @@ class Trainer:
                 group.full_size = batch[-1].shape[0] * self.accumulation_steps
             loss = loss * (batch[-1].shape[0] / group.full_size)
         (self.scaler.scale(loss) if self._scaling else loss).backward()
-        add_batch(group.sums, self.last_loss, outputs.detach() if self.train_metrics else None, batch[-1],
-                  self._train_metric_fns)
+        add_batch(
+            group.sums,
+            self.last_loss,
+            outputs.detach() if self.train_metrics else None,
+            batch[-1],
+            self._train_metric_fns,
+        )
         group.micro_batches += 1
 
     def _update(self) -> None:
@@ -223,7 +265,9 @@ class Trainer:
         if self._scaling:
             self.scaler.unscale_(self.optimizer)  # true gradients for the hooks and for clipping
         if self.accumulation_steps > 1 and group.sums["count"] != group.full_size:  # a short group: the mean over it
-            torch._foreach_mul_([p.grad for p in self._parameters if p.grad is not None], group.full_size / group.sums["count"])
+            torch._foreach_mul_(
+                [p.grad for p in self._parameters if p.grad is not None], group.full_size / group.sums["count"]
+            )
         self._call("on_after_backward")
         self._check_gradient()
         if self._scaling:
@@ -238,8 +282,12 @@ class Trainer:
             state.epoch_sums[name] = state.epoch_sums.get(name, 0) + value
         group.clear()
         state.position.update_done()
-        state.history.log_step(step=state.global_step, loss=self.last_loss, lr=self.optimizer.param_groups[0]["lr"],
-                               time=time.perf_counter() - self._start)
+        state.history.log_step(
+            step=state.global_step,
+            loss=self.last_loss,
+            lr=self.optimizer.param_groups[0]["lr"],
+            time=time.perf_counter() - self._start,
+        )
         state.global_step += 1
         self._call("on_batch_end")  # sees the lr this update used: the schedule steps next
         if self._step_per_update:
@@ -261,15 +309,18 @@ class Trainer:
         """Validate, then count and log the epoch: only a complete epoch counts."""
         state = self.state
         if not state.epoch_sums:
-            raise ValueError(f"train_loader yielded no batches in epoch {state.epoch + 1} (empty, or an iterator used up before)")
+            raise ValueError(
+                f"train_loader yielded no batches in epoch {state.epoch + 1} (empty, or an iterator used up before)"
+            )
         numbers = {f"train_{k}": v for k, v in means(state.epoch_sums).items()}
         if valid_loader is not None:
             numbers.update({f"valid_{k}": v for k, v in self.evaluate(valid_loader).items()})
         self.last_metrics = numbers
         self._call("on_validation_end")
         state.epoch += 1  # complete: nothing from here to the hooks can be cut halfway
-        state.history.log_epoch(epoch=state.epoch, **numbers, lr=state.history.step["lr"][-1],
-                                time=time.perf_counter() - self._start)
+        state.history.log_epoch(
+            epoch=state.epoch, **numbers, lr=state.history.step["lr"][-1], time=time.perf_counter() - self._start
+        )
         state.epoch_sums = {}
         state.position.reset()
         if self.scheduler is not None and self.schedule_interval == "epoch":
@@ -291,16 +342,19 @@ class Trainer:
             state.group.clear()
         if state.history.status == statuses.DIVERGED:
             state.history.diverged_at_step = state.global_step
-            state.history.log_step(step=state.global_step, loss=self.last_loss, lr=self.optimizer.param_groups[0]["lr"],
-                                   time=state.elapsed)
+            state.history.log_step(
+                step=state.global_step, loss=self.last_loss, lr=self.optimizer.param_groups[0]["lr"], time=state.elapsed
+            )
         for hook in self._hooks["on_fit_end"]:  # every one runs; the first error is raised after them
             try:
                 hook(self)
             except Exception as caught:
                 if error is None:
                     error = caught
-                    self._set_status(statuses.FAILED, f"{type(caught).__name__}: {caught} (during epoch {state.epoch + 1}, "
-                                                      "in on_fit_end)")
+                    self._set_status(
+                        statuses.FAILED,
+                        f"{type(caught).__name__}: {caught} (during epoch {state.epoch + 1}, in on_fit_end)",
+                    )
         if error is not None:
             raise error
         return state.history

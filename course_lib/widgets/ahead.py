@@ -14,6 +14,7 @@ A separate process, not a thread: the runs seed torch's global generator and use
 a thread would share with the notebook's own cells. Where no process can be started, ``get`` simply
 computes each key here.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -88,8 +89,9 @@ class Ahead:
         """Wait until everything wanted is trained (or ``timeout`` seconds pass); return the seconds waited."""
         start = time.perf_counter()
         with self._lock:
-            self._lock.wait_for(lambda: self._running is None and (not self._queue or self.failed is not None),
-                                timeout=timeout)
+            self._lock.wait_for(
+                lambda: self._running is None and (not self._queue or self.failed is not None), timeout=timeout
+            )
         return time.perf_counter() - start
 
     def close(self) -> None:
@@ -138,7 +140,11 @@ class Ahead:
             from concurrent.futures import ProcessPoolExecutor
 
             # spawn: a fresh interpreter, as on macOS and Windows; a fork of a kernel with threads can hang
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_start_worker, initargs=(os.getpid(),))
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
+            )
             atexit.register(self.close)  # a kernel that shuts down stops its worker and frees the queue's semaphores
         return self._pool

@@ -4,6 +4,7 @@ The views come from :func:`course_lib.data.augment.simclr_transform` and are see
 seed always give the same grid, and moving ``s`` changes only how strong the colour distortion is (the
 crops, flips and the coin flips of each step are the same draws).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -16,8 +17,15 @@ COLUMNS = 5  # tiles per row of the mosaic
 STRENGTHS = tuple(round(0.25 * i, 2) for i in range(11))  # 0, 0.25, ..., 2.5 (hue 0.2*s must stay <= 0.5)
 FEATURED = ("photo", "s")  # what the lesson asks a reader to drag first: the static site varies these
 LATENCY_CASES = (  # control changes benchmarks/widget_latency.py times, one after another
-    {"s": 0.5}, {"s": 1.5}, {"photo": "coffee"}, {"seed": 1}, {"s": 2.5}, {"photo": "chelsea"}, {"s": 0.5},
+    {"s": 0.5},
+    {"s": 1.5},
+    {"photo": "coffee"},
+    {"seed": 1},
+    {"s": 2.5},
+    {"photo": "chelsea"},
+    {"s": 0.5},
 )
+
 
 @lru_cache(maxsize=8)
 def _photo(name: str, short_side: int):
@@ -48,8 +56,14 @@ def compute(photo: str = "chelsea", s: float = 1.0, seed: int = 0, num_views: in
         image = _photo(photo, 2 * size)
         views = augment.augmented_views(image, transform, num_views=num_views, seed=seed)  # (V, 3, size, size)
         original = v2.functional.resize(v2.functional.center_crop(image, min(image.shape[1:])), size, antialias=True)
-    return {"photo": photo, "s": s, "seed": seed, "kernel_size": augment.blur_kernel_size(size),
-            "original": original.permute(1, 2, 0).numpy(), "views": views.permute(0, 2, 3, 1).numpy()}
+    return {
+        "photo": photo,
+        "s": s,
+        "seed": seed,
+        "kernel_size": augment.blur_kernel_size(size),
+        "original": original.permute(1, 2, 0).numpy(),
+        "views": views.permute(0, 2, 3, 1).numpy(),
+    }
 
 
 def mosaic(result: dict, columns: int = COLUMNS, pad: int = 2):
@@ -89,13 +103,22 @@ class Picture(base.Picture):
             self.image = self.ax.imshow(canvas)
             self.moving = [self.image, self.ax.title]
             for i in range(tiles):  # opaque boxes: put back over each new image as they are (on_top)
-                self.ax.text((i % COLUMNS) * size + 3, (i // COLUMNS) * size + 3, "original" if i == 0 else f"view {i}",
-                             fontsize=8, color="white", va="top", bbox={"facecolor": "black", "pad": 1, "lw": 0})
+                self.ax.text(
+                    (i % COLUMNS) * size + 3,
+                    (i // COLUMNS) * size + 3,
+                    "original" if i == 0 else f"view {i}",
+                    fontsize=8,
+                    color="white",
+                    va="top",
+                    bbox={"facecolor": "black", "pad": 1, "lw": 0},
+                )
             self.on_top = list(self.ax.texts)
         else:
             self.image.set_data(canvas)
-        self.ax.title.set_text(f"{result['photo']}: SimCLR views, colour strength s = {result['s']:g}, "
-                               f"blur kernel {result['kernel_size']}, seed {result['seed']}")
+        self.ax.title.set_text(
+            f"{result['photo']}: SimCLR views, colour strength s = {result['s']:g}, "
+            f"blur kernel {result['kernel_size']}, seed {result['seed']}"
+        )
 
 
 def draw(result: dict, fig):
@@ -107,9 +130,11 @@ def draw(result: dict, fig):
 
 def describe(result: dict) -> str:
     """What the views were drawn with."""
-    return (f"{len(result['views'])} random views of {result['photo']} from the SimCLR pipeline with colour strength "
-            f"s = {result['s']:g} (jitter brightness, contrast and saturation {0.8 * result['s']:.2g}, hue {0.2 * result['s']:.2g}) "
-            f"and a {result['kernel_size']}-pixel blur kernel; seed {result['seed']}.")
+    return (
+        f"{len(result['views'])} random views of {result['photo']} from the SimCLR pipeline with colour strength "
+        f"s = {result['s']:g} (jitter brightness, contrast and saturation {0.8 * result['s']:.2g}, hue {0.2 * result['s']:.2g}) "
+        f"and a {result['kernel_size']}-pixel blur kernel; seed {result['seed']}."
+    )
 
 
 def explorer(photo: str = "chelsea", s: float = 1.0, seed: int = 0, num_views: int = 9, size: int = 96):
@@ -122,8 +147,13 @@ def explorer(photo: str = "chelsea", s: float = 1.0, seed: int = 0, num_views: i
     style = {"description_width": "initial"}
     controls = {
         "photo": w.Dropdown(options=datasets.PHOTO_NAMES, value=photo, description="photo", style=style),
-        "s": w.SelectionSlider(options=STRENGTHS, value=min(STRENGTHS, key=lambda v: abs(v - s)),
-                               description="strength s", continuous_update=False, style=style),
+        "s": w.SelectionSlider(
+            options=STRENGTHS,
+            value=min(STRENGTHS, key=lambda v: abs(v - s)),
+            description="strength s",
+            continuous_update=False,
+            style=style,
+        ),
         "seed": w.IntSlider(value=seed, min=0, max=9, description="seed", continuous_update=False, style=style),
     }
 

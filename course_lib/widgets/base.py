@@ -19,6 +19,7 @@ A notebook can wire its own plot the same way: ``connect(controls, LiveFigure(re
 :func:`explorers` lists the explorers built in this kernel: the static site (``python3 course.py site``)
 reads it and turns each into frames, drawn by ``LiveFigure.frame`` through the explorer's own render.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -37,12 +38,20 @@ def log_slider(description: str, value: float, low: float, high: float, steps_pe
 
     if not 0 < low < high < math.inf:
         raise ValueError(f"low and high must satisfy 0 < low < high < inf, got {low!r}, {high!r}")
-    return w.FloatLogSlider(value=value, base=10, min=math.log10(low), max=math.log10(high),
-                            step=1 / steps_per_decade, description=description, continuous_update=False,
-                            readout_format=".1e", style={"description_width": "initial"})
+    return w.FloatLogSlider(
+        value=value,
+        base=10,
+        min=math.log10(low),
+        max=math.log10(high),
+        step=1 / steps_per_decade,
+        description=description,
+        continuous_update=False,
+        readout_format=".1e",
+        style={"description_width": "initial"},
+    )
 
 
-_built: "weakref.WeakValueDictionary[int, object]" = weakref.WeakValueDictionary()
+_built: weakref.WeakValueDictionary[int, object] = weakref.WeakValueDictionary()
 _numbers = itertools.count()
 
 
@@ -104,8 +113,10 @@ def snap_values(control) -> list[tuple[str, object]]:
     if isinstance(control, (w.Checkbox, w.ToggleButton)):
         return [("off", False), ("on", True)]
     if isinstance(control, (w.Dropdown, w.SelectionSlider, w.ToggleButtons, w.RadioButtons)):
-        return [(str(o[0]), o[1]) if isinstance(o, tuple) and len(o) == 2 and isinstance(o[0], str) else (str(o), o)
-                for o in control.options]
+        return [
+            (str(o[0]), o[1]) if isinstance(o, tuple) and len(o) == 2 and isinstance(o[0], str) else (str(o), o)
+            for o in control.options
+        ]
     if isinstance(control, (w.IntSlider, w.FloatSlider, w.FloatLogSlider)):
         low, high, step = control.min, control.max, control.step
         count = math.floor((high - low) / step + 1e-9)
@@ -117,7 +128,7 @@ def snap_values(control) -> list[tuple[str, object]]:
         else:
             digits = max(0, -math.floor(math.log10(step))) + 3  # 0.1 + 0.2 is 0.3 here, as the readout shows
             positions = [round(v, digits) for v in positions]
-            values = [control.base ** v for v in positions] if isinstance(control, w.FloatLogSlider) else positions
+            values = [control.base**v for v in positions] if isinstance(control, w.FloatLogSlider) else positions
         if not any(math.isclose(v, control.value, rel_tol=1e-9, abs_tol=1e-12) for v in values):
             values = sorted([*values, control.value])
         return [(_readout(v, control.readout_format), v) for v in values]

@@ -17,6 +17,7 @@ the baseline's ``Trainer`` run); the per-update bookkeeping a widget does not sh
 snaps to a grid and every run is kept, so a value seen before answers at once; the explorer trains the
 runs one more drag reaches while the learner reads (:mod:`course_lib.widgets.ahead`).
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,15 @@ NOISE_LEVELS = (0.0, 0.2, 0.4)
 LR, BATCH_SIZE, NUM_UPDATES, EVAL_EVERY = 3e-3, 32, 400, 10  # notebook 05's baseline: 40 epochs of 300 samples
 FEATURED = ("width", "train_size")  # what the lesson asks a reader to drag first: the static site varies these
 LATENCY_CASES = (  # control changes benchmarks/widget_latency.py times, one after another
-    {"width": 32}, {"weight_decay": 1.0}, {"dropout": 0.5}, {"train_size": 1079}, {"label_noise": 0.0},
-    {"width": 256}, {"train_size": 300}, {"weight_decay": 0.0}, {"width": 32},
+    {"width": 32},
+    {"weight_decay": 1.0},
+    {"dropout": 0.5},
+    {"train_size": 1079},
+    {"label_noise": 0.0},
+    {"width": 256},
+    {"train_size": 300},
+    {"weight_decay": 0.0},
+    {"width": 32},
 )
 
 
@@ -135,12 +143,18 @@ def reachable(point: tuple, seed: int) -> list[tuple]:
             here = min(range(len(grid)), key=lambda i: abs(grid[i] - point[k]))
             for index in (here - distance, here + distance):
                 if 0 <= index < len(grid):
-                    found.append((*point[:k], grid[index], *point[k + 1:], seed))
+                    found.append((*point[:k], grid[index], *point[k + 1 :], seed))
     return found
 
 
-def compute(width: int = 256, weight_decay: float = 0.0, dropout: float = 0.0, train_size: int = 300,
-            label_noise: float = 0.2, seed: int = 0) -> dict:
+def compute(
+    width: int = 256,
+    weight_decay: float = 0.0,
+    dropout: float = 0.0,
+    train_size: int = 300,
+    label_noise: float = 0.2,
+    seed: int = 0,
+) -> dict:
     """Train (or recall) the run at the grid point nearest the arguments: its curves and settings.
 
     The curves are measured every 10 updates (``result["update"]``); ``result["epochs"]`` is how many
@@ -164,8 +178,12 @@ class Picture(base.Picture):
             self.lines[f"train_{metric}"] = ax.plot([], [], "-", label="training (given labels)")[0]
             self.lines[f"valid_{metric}"] = ax.plot([], [], "--", label="validation")[0]
             self.lines[f"best_{metric}"] = ax.axvline(0, color="gray", ls=":", lw=1, label="lowest validation loss")
-            ax.set(xlabel=f"update (batches of {BATCH_SIZE})", ylabel="cross-entropy" if metric == "loss" else metric,
-                   title=f"{metric}: training vs validation", xlim=(EVAL_EVERY - 19.5, NUM_UPDATES + 19.5))
+            ax.set(
+                xlabel=f"update (batches of {BATCH_SIZE})",
+                ylabel="cross-entropy" if metric == "loss" else metric,
+                title=f"{metric}: training vs validation",
+                xlim=(EVAL_EVERY - 19.5, NUM_UPDATES + 19.5),
+            )
         self.axes[1].set_ylim(0, 1.02)
         self.on_top = [self.axes[0].legend(loc="upper right", fontsize=8, framealpha=1)]  # over the curves
         fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.9, wspace=0.25)  # tight_layout costs 50 ms
@@ -193,15 +211,24 @@ def describe(result: dict) -> str:
     """The settings of the run shown, its final numbers and the sign of overfitting it shows or not."""
     gap = result["train_accuracy"][-1] - result["valid_accuracy"][-1]
     lowest, last = min(result["valid_loss"]), result["valid_loss"][-1]
-    return (f"width {result['width']}, weight decay {result['weight_decay']:g}, dropout {result['dropout']:g}, "
-            f"{result['train_size']} samples, {result['label_noise']:.0%} wrong labels; {NUM_UPDATES} updates "
-            f"({result['epochs']:.0f} epochs): training accuracy {result['train_accuracy'][-1]:.1%}, validation "
-            f"{result['valid_accuracy'][-1]:.1%} (gap {gap:+.1%}); validation loss {last:.3f}, "
-            f"{(last / lowest - 1):.0%} above its lowest ({lowest:.3f}).")
+    return (
+        f"width {result['width']}, weight decay {result['weight_decay']:g}, dropout {result['dropout']:g}, "
+        f"{result['train_size']} samples, {result['label_noise']:.0%} wrong labels; {NUM_UPDATES} updates "
+        f"({result['epochs']:.0f} epochs): training accuracy {result['train_accuracy'][-1]:.1%}, validation "
+        f"{result['valid_accuracy'][-1]:.1%} (gap {gap:+.1%}); validation loss {last:.3f}, "
+        f"{(last / lowest - 1):.0%} above its lowest ({lowest:.3f})."
+    )
 
 
-def explorer(width: int = 256, weight_decay: float = 0.0, dropout: float = 0.0, train_size: int = 300,
-             label_noise: float = 0.2, seed: int = 0, ahead: bool = True):
+def explorer(
+    width: int = 256,
+    weight_decay: float = 0.0,
+    dropout: float = 0.0,
+    train_size: int = 300,
+    label_noise: float = 0.2,
+    seed: int = 0,
+    ahead: bool = True,
+):
     """Sliders for width, weight decay, dropout, training-set size and a label-noise menu over the curves.
 
     ``ahead``: while the picture is read, a worker process trains every run one more drag reaches
@@ -214,15 +241,34 @@ def explorer(width: int = 256, weight_decay: float = 0.0, dropout: float = 0.0, 
     width, weight_decay, dropout, train_size, label_noise = snap(width, weight_decay, dropout, train_size, label_noise)
     style = {"description_width": "initial"}
     controls = {
-        "width": w.SelectionSlider(options=WIDTHS, value=width, description="width", continuous_update=False, style=style),
-        "weight_decay": w.SelectionSlider(options=WEIGHT_DECAYS, value=weight_decay, description="weight decay (AdamW)",
-                                          continuous_update=False, style=style),
-        "dropout": w.FloatSlider(value=dropout, min=DROPOUTS[0], max=DROPOUTS[-1], step=0.1, description="dropout",
-                                 continuous_update=False, style=style),
-        "train_size": w.SelectionSlider(options=TRAIN_SIZES, value=train_size, description="training samples",
-                                        continuous_update=False, style=style),
-        "label_noise": w.Dropdown(options=[(f"{p:.0%} wrong labels", p) for p in NOISE_LEVELS], value=label_noise,
-                                  description="labels", style=style),
+        "width": w.SelectionSlider(
+            options=WIDTHS, value=width, description="width", continuous_update=False, style=style
+        ),
+        "weight_decay": w.SelectionSlider(
+            options=WEIGHT_DECAYS,
+            value=weight_decay,
+            description="weight decay (AdamW)",
+            continuous_update=False,
+            style=style,
+        ),
+        "dropout": w.FloatSlider(
+            value=dropout,
+            min=DROPOUTS[0],
+            max=DROPOUTS[-1],
+            step=0.1,
+            description="dropout",
+            continuous_update=False,
+            style=style,
+        ),
+        "train_size": w.SelectionSlider(
+            options=TRAIN_SIZES, value=train_size, description="training samples", continuous_update=False, style=style
+        ),
+        "label_noise": w.Dropdown(
+            options=[(f"{p:.0%} wrong labels", p) for p in NOISE_LEVELS],
+            value=label_noise,
+            description="labels",
+            style=style,
+        ),
     }
 
     def render(picture, **values):

@@ -9,6 +9,7 @@ bottoms out at a known epoch and rises again, times random noise.
 >>> result["stop_epoch"] - result["best_epoch"] <= 5
 True
 """
+
 from __future__ import annotations
 
 import math
@@ -22,7 +23,12 @@ SOURCES = ("generated", "real run")
 MODES = ("min", "max")  # a loss, an accuracy
 FEATURED = ("patience", "min_delta")  # what the lesson asks a reader to drag first: the static site varies these
 LATENCY_CASES = (  # control changes benchmarks/widget_latency.py times, one after another
-    {"patience": 2}, {"patience": 12}, {"min_delta": 0.01}, {"noise": 0.15}, {"seed": 3}, {"patience": 2},
+    {"patience": 2},
+    {"patience": 12},
+    {"min_delta": 0.01},
+    {"noise": 0.15},
+    {"seed": 3},
+    {"patience": 2},
 )
 WAIT_TOPS = (7, 12, 22, 32)  # the wait counter's axis ends at the first of these above patience + 1: few redraws
 
@@ -55,7 +61,9 @@ def noisy_trace(num_epochs: int = 60, noise: float = 0.08, seed: int = 0) -> tup
     return tuple(float(v * math.exp(noise * e)) for v, e in zip(truth_curve(num_epochs), z))
 
 
-def compute(values, patience: int, min_delta: float, mode: str = "min", truth=None, label: str = "validation loss") -> dict:
+def compute(
+    values, patience: int, min_delta: float, mode: str = "min", truth=None, label: str = "validation loss"
+) -> dict:
     """Feed ``values`` one epoch at a time to ``EarlyStopping.update``; return what happened, as plain data.
 
     ``stop_epoch`` is the 1-based epoch after which training stops (``None``: it never stops within the
@@ -66,8 +74,13 @@ def compute(values, patience: int, min_delta: float, mode: str = "min", truth=No
         raise ValueError("values must be a non-empty sequence of numbers (one per epoch)")
     if not all(is_number(v) or (isinstance(v, float) and math.isnan(v)) for v in values):
         raise ValueError("values must hold plain numbers (use [float(v) for v in ...] for tensors)")
-    result = _compute(tuple(float(v) for v in values), patience, min_delta, mode,
-                      None if truth is None else tuple(float(v) for v in truth))
+    result = _compute(
+        tuple(float(v) for v in values),
+        patience,
+        min_delta,
+        mode,
+        None if truth is None else tuple(float(v) for v in truth),
+    )
     return {**result, "label": label}
 
 
@@ -81,9 +94,18 @@ def _compute(values: tuple, patience, min_delta, mode, truth) -> dict:
         if stop:
             stop_epoch, reason = epoch, why
             break
-    return {"values": list(values), "truth": list(truth) if truth is not None else None, "mode": mode,
-            "patience": patience, "min_delta": min_delta, "waits": waits, "stop_epoch": stop_epoch,
-            "best_epoch": stopper.best_epoch, "best_value": stopper.best, "reason": reason}
+    return {
+        "values": list(values),
+        "truth": list(truth) if truth is not None else None,
+        "mode": mode,
+        "patience": patience,
+        "min_delta": min_delta,
+        "waits": waits,
+        "stop_epoch": stop_epoch,
+        "best_epoch": stopper.best_epoch,
+        "best_value": stopper.best,
+        "reason": reason,
+    }
 
 
 class Picture(base.Picture):
@@ -104,13 +126,23 @@ class Picture(base.Picture):
         ax.set_xlabel("epoch")
         (self.waits,) = ax_wait.step([], [], where="mid", color="C1")
         self.patience_line = ax_wait.axhline(0, color="C3", linestyle="--")
-        self.patience_text = ax_wait.text(0, 0, "", color="C3", fontsize=9, va="bottom",
-                                          transform=ax_wait.get_yaxis_transform())
+        self.patience_text = ax_wait.text(
+            0, 0, "", color="C3", fontsize=9, va="bottom", transform=ax_wait.get_yaxis_transform()
+        )
         ax_wait.set(xlabel="epoch", ylabel="epochs without improvement", title="wait counter")
         ax_wait.yaxis.set_major_locator(MaxNLocator(integer=True))
         fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.9, wspace=0.4)  # tight_layout costs a redraw
-        self.moving = [self.span, self.untrained, self.trained, self.stop_line, self.star, ax.title,
-                       self.waits, self.patience_line, self.patience_text]
+        self.moving = [
+            self.span,
+            self.untrained,
+            self.trained,
+            self.stop_line,
+            self.star,
+            ax.title,
+            self.waits,
+            self.patience_line,
+            self.patience_text,
+        ]
 
     def show(self, result: dict) -> None:
         ax, ax_wait = self.ax, self.ax_wait
@@ -123,7 +155,7 @@ class Picture(base.Picture):
         for artist in (self.untrained, self.stop_line, self.span):
             artist.set_visible(stop is not None)
         if stop is not None:
-            self.untrained.set_data(epochs[stop - 1:], values[stop - 1:])
+            self.untrained.set_data(epochs[stop - 1 :], values[stop - 1 :])
             self.stop_line.set_xdata([stop, stop])
             self.span.set_x(max(best, 1))
             self.span.set_width(stop - max(best, 1))
@@ -147,8 +179,9 @@ class Picture(base.Picture):
         self.patience_line.set_ydata([patience, patience])
         # named above the line, at the end away from the stop: the counter only reaches the line where the run stops
         right = stop is not None and stop <= len(values) / 2
-        self.patience_text.set(text=f"patience {patience}", x=0.97 if right else 0.03, y=patience,
-                               ha="right" if right else "left")
+        self.patience_text.set(
+            text=f"patience {patience}", x=0.97 if right else 0.03, y=patience, ha="right" if right else "left"
+        )
         top = next((t for t in WAIT_TOPS if t >= max(patience, max(waits)) + 2), max(patience, max(waits)) + 2)
         if self.changed("wait axis", (len(values), top)):
             ax_wait.set(xlim=(0.5, len(values) + 0.5), ylim=(-0.5, top))
@@ -164,8 +197,11 @@ class Picture(base.Picture):
             low, high = min(truth) * math.exp(-1.2), max(truth) * math.exp(1.2)
         else:
             low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
-            low, high = (low / (high / low) ** 0.05, high * (high / low) ** 0.05) if log else \
-                (low - 0.05 * (high - low + 1e-12), high + 0.05 * (high - low + 1e-12))
+            low, high = (
+                (low / (high / low) ** 0.05, high * (high / low) ** 0.05)
+                if log
+                else (low - 0.05 * (high - low + 1e-12), high + 0.05 * (high - low + 1e-12))
+            )
         n = len(epochs)
         if not self.changed("trace", (truth is not None, tuple(truth or ()), log, low, high, n, result["label"])):
             return
@@ -189,17 +225,29 @@ def draw(result: dict, fig):
 def describe(result: dict) -> str:
     """Where the run stops and which epoch's weights it keeps."""
     if result["stop_epoch"] is None:
-        return f"No stop in {len(result['values'])} epochs ({result['reason']}); the best epoch is {result['best_epoch']}."
+        return (
+            f"No stop in {len(result['values'])} epochs ({result['reason']}); the best epoch is {result['best_epoch']}."
+        )
     if result["best_epoch"] == 0:  # not one finite value before the stop (a trace that starts with NaN)
         return f"Stops after epoch {result['stop_epoch']}: {result['reason']}; no epoch to restore."
     lost = result["stop_epoch"] - result["best_epoch"]
-    return (f"Stops after epoch {result['stop_epoch']} and restores epoch {result['best_epoch']} "
-            f"({result['label']} {result['best_value']:.4g}); {lost} epoch{'s' if lost != 1 else ''} trained past the best. "
-            f"{result['reason'][0].upper()}{result['reason'][1:]}.")
+    return (
+        f"Stops after epoch {result['stop_epoch']} and restores epoch {result['best_epoch']} "
+        f"({result['label']} {result['best_value']:.4g}); {lost} epoch{'s' if lost != 1 else ''} trained past the best. "
+        f"{result['reason'][0].upper()}{result['reason'][1:]}."
+    )
 
 
-def explorer(trace=None, mode: str = "min", label: str = "validation loss", patience: int = 5, min_delta: float = 0.0,
-             noise: float = 0.08, seed: int = 0, num_epochs: int = 60):
+def explorer(
+    trace=None,
+    mode: str = "min",
+    label: str = "validation loss",
+    patience: int = 5,
+    min_delta: float = 0.0,
+    noise: float = 0.08,
+    seed: int = 0,
+    num_epochs: int = 60,
+):
     """Controls for the trace source, patience, min_delta, and the noise and seed of a generated trace."""
     import ipywidgets as w
 
@@ -214,11 +262,15 @@ def explorer(trace=None, mode: str = "min", label: str = "validation loss", pati
     noisy_trace(num_epochs, noise, seed)  # checks num_epochs, noise and seed
     slider = {"continuous_update": False, "style": {"description_width": "initial"}}
     controls = {
-        "source": w.Dropdown(options=list(SOURCES) if real else ["generated"],
-                             value="real run" if real else "generated", description="trace"),
+        "source": w.Dropdown(
+            options=list(SOURCES) if real else ["generated"],
+            value="real run" if real else "generated",
+            description="trace",
+        ),
         "patience": w.IntSlider(value=patience, min=0, max=30, description="patience", **slider),
-        "min_delta": w.FloatSlider(value=min_delta, min=0.0, max=0.05, step=0.001, readout_format=".3f",
-                                   description="min_delta", **slider),
+        "min_delta": w.FloatSlider(
+            value=min_delta, min=0.0, max=0.05, step=0.001, readout_format=".3f", description="min_delta", **slider
+        ),
         "noise": w.FloatSlider(value=noise, min=0.0, max=0.3, step=0.01, description="noise (generated)", **slider),
         "seed": w.IntSlider(value=seed, min=0, max=20, description="seed (generated)", **slider),
     }
@@ -227,12 +279,20 @@ def explorer(trace=None, mode: str = "min", label: str = "validation loss", pati
         if source == "real run":
             result = compute(real, patience, min_delta, mode, label=label)
         else:
-            result = compute(noisy_trace(num_epochs, noise, seed), patience, min_delta, "min", truth_curve(num_epochs),
-                             label="generated validation loss")
+            result = compute(
+                noisy_trace(num_epochs, noise, seed),
+                patience,
+                min_delta,
+                "min",
+                truth_curve(num_epochs),
+                label="generated validation loss",
+            )
         picture.show(result)
         return describe(result)
 
     names = list(controls)
     figure = base.LiveFigure(render, figsize=(9.5, 3.5), picture=Picture)
-    layout = w.VBox([w.HBox([controls[n] for n in names[:3]]), w.HBox([controls[n] for n in names[3:]]), figure.widget()])
+    layout = w.VBox(
+        [w.HBox([controls[n] for n in names[:3]]), w.HBox([controls[n] for n in names[3:]]), figure.widget()]
+    )
     return base.connect(controls, figure, layout=layout, featured=FEATURED)

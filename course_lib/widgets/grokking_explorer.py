@@ -10,6 +10,7 @@ drag only shows another member. Left: that member's training and validation accu
 validation accuracy faint behind them; right: the step at which validation accuracy first reaches 90%
 against the weight decay, for every decay ("never" above the budget).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -22,8 +23,13 @@ GROKKED, MEMORISED = 0.9, 0.99  # validation accuracy that counts as grokked; tr
 EVAL_EVERY = 10  # steps between the logged accuracies
 FEATURED = ("weight_decay",)  # what the lesson asks a reader to drag: the static site varies it
 LATENCY_CASES = (  # control changes benchmarks/widget_latency.py times, one after another
-    {"weight_decay": 0.0}, {"weight_decay": 2.0}, {"weight_decay": 0.3}, {"weight_decay": 3.0}, {"weight_decay": 0.5},
-    {"weight_decay": 0.1}, {"weight_decay": 1.0},
+    {"weight_decay": 0.0},
+    {"weight_decay": 2.0},
+    {"weight_decay": 0.3},
+    {"weight_decay": 3.0},
+    {"weight_decay": 0.5},
+    {"weight_decay": 0.1},
+    {"weight_decay": 1.0},
 )
 
 
@@ -56,11 +62,20 @@ def _member(weight_decay: float, seed: int, size: str) -> dict:
     run = curves(seed, size)
     k = run.members(weight_decay)[0]
     grokked, memorised = run.first_step("valid_accuracy", GROKKED), run.first_step("train_accuracy", MEMORISED)
-    return {"weight_decay": weight_decay, "seed": seed, "size": size, "steps": list(run.steps),
-            "train_accuracy": list(run.train_accuracy[k]), "valid_accuracy": list(run.valid_accuracy[k]),
-            "grokked_at": grokked[k], "memorised_at": memorised[k], "decays": list(run.weight_decay),
-            "all_valid_accuracy": [list(v) for v in run.valid_accuracy], "all_grokked_at": grokked,
-            "settings": dict(run.settings)}
+    return {
+        "weight_decay": weight_decay,
+        "seed": seed,
+        "size": size,
+        "steps": list(run.steps),
+        "train_accuracy": list(run.train_accuracy[k]),
+        "valid_accuracy": list(run.valid_accuracy[k]),
+        "grokked_at": grokked[k],
+        "memorised_at": memorised[k],
+        "decays": list(run.weight_decay),
+        "all_valid_accuracy": [list(v) for v in run.valid_accuracy],
+        "all_grokked_at": grokked,
+        "settings": dict(run.settings),
+    }
 
 
 class Picture(base.Picture):
@@ -75,14 +90,25 @@ class Picture(base.Picture):
         self.grok_line = left.axvline(0, color="C2", ls="--", lw=1.2, label=f"validation reaches {GROKKED:.0%}")
         (self.faint,) = left.plot([], [], "-", color="0.8", lw=1, label="validation, the other decays")
         left.set(xlabel="step (full batch)", ylabel="accuracy", ylim=(-0.02, 1.02))
-        self.on_top = [left.legend(handles=[self.train, self.valid, self.grok_line, self.faint], loc="center right",
-                                   fontsize=8, framealpha=1)]
+        self.on_top = [
+            left.legend(
+                handles=[self.train, self.valid, self.grok_line, self.faint],
+                loc="center right",
+                fontsize=8,
+                framealpha=1,
+            )
+        ]
         (self.steps,) = right.plot([], [], "o-", color="0.4", markersize=5)
         (self.nevers,) = right.plot([], [], "x", color="tab:red", markersize=8)
         (self.marker,) = right.plot([], [], "o", color="tab:orange", markersize=12)
         self.decay_line = right.axvline(0, color="tab:orange", lw=1)
-        right.set(xlabel="AdamW weight decay", ylabel="step", xticks=range(len(DECAYS)),
-                  xticklabels=[f"{d:g}" for d in DECAYS], xlim=(-0.5, len(DECAYS) - 0.5))
+        right.set(
+            xlabel="AdamW weight decay",
+            ylabel="step",
+            xticks=range(len(DECAYS)),
+            xticklabels=[f"{d:g}" for d in DECAYS],
+            xlim=(-0.5, len(DECAYS) - 0.5),
+        )
         right.set_title(f"validation accuracy first reaches {GROKKED:.0%} at", fontsize=10)
         left.title.set_fontsize(10)
         fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.9, wspace=0.22)  # fixed: tight_layout is slow
@@ -93,25 +119,34 @@ class Picture(base.Picture):
         if self.changed("run", (result["seed"], result["size"], result["all_grokked_at"])):
             for line in self.others:
                 line.remove()
-            self.others = [self.left.plot(steps, values, "-", color="0.8", lw=1, zorder=1)[0]
-                           for values in result["all_valid_accuracy"]]
+            self.others = [
+                self.left.plot(steps, values, "-", color="0.8", lw=1, zorder=1)[0]
+                for values in result["all_valid_accuracy"]
+            ]
             self.left.set_xlim(0, budget)
             done = [(i, s) for i, s in enumerate(result["all_grokked_at"]) if s is not None]
             self.steps.set_data([i for i, _ in done], [s for _, s in done])
             never = [i for i, s in enumerate(result["all_grokked_at"]) if s is None]
             self.nevers.set_data(never, [1.08 * budget] * len(never))
             self.right.set_ylim(0, 1.16 * budget)
-            self.right.set_yticks([*range(0, budget + 1, _tick(budget)), 1.08 * budget],
-                                  [*map(str, range(0, budget + 1, _tick(budget))), "never"])
+            self.right.set_yticks(
+                [*range(0, budget + 1, _tick(budget)), 1.08 * budget],
+                [*map(str, range(0, budget + 1, _tick(budget))), "never"],
+            )
         k = DECAYS.index(result["weight_decay"])
         self.train.set_data(steps, result["train_accuracy"])
         self.valid.set_data(steps, result["valid_accuracy"])
         grokked = result["grokked_at"]
         self.grok_line.set_visible(grokked is not None)
         self.grok_line.set_xdata([grokked or 0] * 2)
-        self.left.title.set_text(f"weight decay {result['weight_decay']:g}: " + (
-            f"validation reaches {GROKKED:.0%} at step {grokked}" if grokked is not None
-            else f"validation at {result['valid_accuracy'][-1]:.0%} after {budget} steps: no grokking"))
+        self.left.title.set_text(
+            f"weight decay {result['weight_decay']:g}: "
+            + (
+                f"validation reaches {GROKKED:.0%} at step {grokked}"
+                if grokked is not None
+                else f"validation at {result['valid_accuracy'][-1]:.0%} after {budget} steps: no grokking"
+            )
+        )
         self.decay_line.set_xdata([k, k])
         self.marker.set_data([k], [grokked if grokked is not None else 1.08 * budget])
 
@@ -131,13 +166,20 @@ def draw(result: dict, fig) -> list:
 def describe(result: dict) -> str:
     """When the run memorised, when it generalised (or how far it got), and the settings it ran with."""
     s, grokked, memorised = result["settings"], result["grokked_at"], result["memorised_at"]
-    setting = (f"AdamW, lr {s['lr']:g}, weight decay {result['weight_decay']:g}; {s['p']} numbers, "
-               f"{s['train_fraction']:.0%} of the pairs for training, seed {result['seed']}")
-    learnt = (f"training accuracy reaches {MEMORISED:.0%} at step {memorised}" if memorised is not None
-              else f"training accuracy ends at {result['train_accuracy'][-1]:.0%}")
+    setting = (
+        f"AdamW, lr {s['lr']:g}, weight decay {result['weight_decay']:g}; {s['p']} numbers, "
+        f"{s['train_fraction']:.0%} of the pairs for training, seed {result['seed']}"
+    )
+    learnt = (
+        f"training accuracy reaches {MEMORISED:.0%} at step {memorised}"
+        if memorised is not None
+        else f"training accuracy ends at {result['train_accuracy'][-1]:.0%}"
+    )
     if grokked is None:
-        return (f"{setting}: {learnt}; validation accuracy is {result['valid_accuracy'][-1]:.0%} after "
-                f"{result['steps'][-1]} steps: memorised, not generalised, within this budget.")
+        return (
+            f"{setting}: {learnt}; validation accuracy is {result['valid_accuracy'][-1]:.0%} after "
+            f"{result['steps'][-1]} steps: memorised, not generalised, within this budget."
+        )
     later = f", {grokked - memorised} steps later" if memorised is not None else ""
     return f"{setting}: {learnt}; validation accuracy reaches {GROKKED:.0%} at step {grokked}{later}."
 
@@ -147,9 +189,15 @@ def explorer(weight_decay: float = 1.0, seed: int = 0, size: str | None = None):
     import ipywidgets as w
 
     compute(weight_decay, seed, size)  # trains every decay once; bad values fail here, with their names
-    controls = {"weight_decay": w.SelectionSlider(options=DECAYS, value=float(weight_decay),
-                                                  description="AdamW weight decay", continuous_update=False,
-                                                  style={"description_width": "initial"})}
+    controls = {
+        "weight_decay": w.SelectionSlider(
+            options=DECAYS,
+            value=float(weight_decay),
+            description="AdamW weight decay",
+            continuous_update=False,
+            style={"description_width": "initial"},
+        )
+    }
 
     def render(picture, weight_decay):
         result = compute(weight_decay, seed, size)

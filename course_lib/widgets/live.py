@@ -4,6 +4,7 @@ This is the portable way (JupyterLab, Notebook 7, VS Code, Colab, Voila): no ipy
 installed and ``%matplotlib widget`` run, ``COURSE_WIDGET_BACKEND=ipympl`` (or ``interactive=True``) shows
 the canvas itself, redrawn in place: broken on Colab today.
 """
+
 from __future__ import annotations
 
 import html
@@ -36,8 +37,17 @@ class LiveFigure:
     ``benchmarks/widget_latency.py`` read.
     """
 
-    def __init__(self, render: Callable, figsize=(9, 3.6), height: str = "420px", interactive: bool | None = None,
-                 *, picture: type[Picture] | None = None, dpi: float = 100, image_format: str = "png"):
+    def __init__(
+        self,
+        render: Callable,
+        figsize=(9, 3.6),
+        height: str = "420px",
+        interactive: bool | None = None,
+        *,
+        picture: type[Picture] | None = None,
+        dpi: float = 100,
+        image_format: str = "png",
+    ):
         import ipywidgets as w
 
         check_choice("image_format", image_format, IMAGE_FORMATS)
@@ -53,8 +63,9 @@ class LiveFigure:
                 self.fig = plt.figure(figsize=figsize, dpi=dpi)
             if not isinstance(self.fig.canvas, w.DOMWidget):
                 plt.close(self.fig)
-                raise ValueError("interactive=True needs ipympl's canvas: pip install ipympl, "
-                                 "then run %matplotlib widget")
+                raise ValueError(
+                    "interactive=True needs ipympl's canvas: pip install ipympl, then run %matplotlib widget"
+                )
         else:  # no pyplot: the figure is ours alone, never shown again by a later plt.show()
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from matplotlib.figure import Figure
@@ -152,8 +163,16 @@ class LiveFigure:
         renderer = canvas.get_renderer()
         for ax in stale:
             x0, y0, x1, y1 = self.slots[fig.axes.index(ax)]
-            blank = Rectangle((x0, y0), x1 - x0, y1 - y0, transform=IdentityTransform(), facecolor=fig.get_facecolor(),
-                              edgecolor="none", linewidth=0, antialiased=False)
+            blank = Rectangle(
+                (x0, y0),
+                x1 - x0,
+                y1 - y0,
+                transform=IdentityTransform(),
+                facecolor=fig.get_facecolor(),
+                edgecolor="none",
+                linewidth=0,
+                antialiased=False,
+            )
             blank.set_figure(fig)
             blank.draw(renderer)
             ax.draw(renderer)

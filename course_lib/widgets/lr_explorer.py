@@ -14,6 +14,7 @@ that region as a whole.
 >>> result["label"], round(result["lr"], 4)
 ('healthy', 0.01)
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,16 @@ LOW, HIGH, STEPS_PER_DECADE = 1e-4, 10.0, 4
 NUM_STEPS, BATCH_SIZE, NUM_SAMPLES = 300, 64, 1000
 FEATURED = ("optimizer", "lr")  # what the lesson asks a reader to drag first: the static site varies these
 LATENCY_CASES = (  # control changes benchmarks/widget_latency.py times, one after another
-    {"lr": 0.01}, {"lr": 0.3}, {"optimizer": "adam"}, {"lr": 0.001}, {"lr": 3.0}, {"optimizer": "sgd"},
-    {"lr": 1.0}, {"lr": 0.1}, {"optimizer": "momentum"}, {"lr": 0.01},
+    {"lr": 0.01},
+    {"lr": 0.3},
+    {"optimizer": "adam"},
+    {"lr": 0.001},
+    {"lr": 3.0},
+    {"optimizer": "sgd"},
+    {"lr": 1.0},
+    {"lr": 0.1},
+    {"optimizer": "momentum"},
+    {"lr": 0.01},
 )
 
 
@@ -63,8 +72,9 @@ def sweep_of(optimizer: str, seed: int = 0, nudge: bool = False):
 
     X, y = datasets.make_spirals(NUM_SAMPLES, seed=seed)
     with thread_policy():
-        return sweep.run_sweep(model, X, y, optimizer, lrs=grid(), num_steps=NUM_STEPS, batch_size=BATCH_SIZE,
-                               seed=seed, device="cpu")
+        return sweep.run_sweep(
+            model, X, y, optimizer, lrs=grid(), num_steps=NUM_STEPS, batch_size=BATCH_SIZE, seed=seed, device="cpu"
+        )
 
 
 def compute(optimizer: str = "momentum", lr: float = 0.05, seed: int = 0) -> dict:
@@ -84,10 +94,20 @@ def _member(optimizer: str, index: int, seed: int) -> dict:
     result = sweep_of(optimizer, seed)
     history = result.histories()[index]
     verdict = diagnose(history)
-    return {"optimizer": optimizer, "lr": result.lrs[index], "index": index, "losses": list(history.step["loss"]),
-            "status": history.status, "diverged_at_step": history.diverged_at_step, "label": verdict.label,
-            "sentence": verdict.sentence, "lrs": result.lrs, "final_loss": result.final_loss, "statuses": result.status,
-            "loss_decades": _loss_decades(optimizer, seed)}
+    return {
+        "optimizer": optimizer,
+        "lr": result.lrs[index],
+        "index": index,
+        "losses": list(history.step["loss"]),
+        "status": history.status,
+        "diverged_at_step": history.diverged_at_step,
+        "label": verdict.label,
+        "sentence": verdict.sentence,
+        "lrs": result.lrs,
+        "final_loss": result.final_loss,
+        "statuses": result.status,
+        "loss_decades": _loss_decades(optimizer, seed),
+    }
 
 
 @lru_cache(maxsize=16)
@@ -116,12 +136,18 @@ class Picture(base.Picture):
         self.diverged_legend = left.legend(handles=[self.diverged_line], loc="upper right", fontsize=8)
         left.set(xlabel="update (step)", ylabel="training loss (log scale)", yscale="log", xlim=(0, NUM_STEPS))
         (self.sweep,) = right.plot([], [], "o-", color="0.4", markersize=3, label="completed")
-        (self.diverged,) = right.plot([], [], "x", color="tab:red", transform=right.get_xaxis_transform(),
-                                      label="diverged")
+        (self.diverged,) = right.plot(
+            [], [], "x", color="tab:red", transform=right.get_xaxis_transform(), label="diverged"
+        )
         (self.marker,) = right.plot([], [], "o", color="tab:orange", markersize=10, label="this lr")
         self.lr_line = right.axvline(1.0, color="tab:orange", lw=1)
-        right.set(xscale="log", yscale="log", xlabel="learning rate (log scale)", ylabel="final training loss",
-                  xlim=(LOW / 10 ** (0.5 / STEPS_PER_DECADE), HIGH * 10 ** (0.5 / STEPS_PER_DECADE)))
+        right.set(
+            xscale="log",
+            yscale="log",
+            xlabel="learning rate (log scale)",
+            ylabel="final training loss",
+            xlim=(LOW / 10 ** (0.5 / STEPS_PER_DECADE), HIGH * 10 ** (0.5 / STEPS_PER_DECADE)),
+        )
         self.on_top = [right.legend(loc="lower left", fontsize=8, framealpha=1)]
         right.xaxis.set_minor_locator(NullLocator())
         fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.92, wspace=0.28)  # fixed: tight_layout is slow
@@ -168,7 +194,7 @@ def draw(result: dict, fig) -> list:
 def _decades(low: float, high: float) -> tuple[float, float]:
     """The whole decades from ``low`` to ``high`` (at least one)."""
     low, high = math.floor(math.log10(low)), math.ceil(math.log10(high))
-    return 10.0 ** low, 10.0 ** max(high, low + 1)
+    return 10.0**low, 10.0 ** max(high, low + 1)
 
 
 def describe(result: dict) -> str:
@@ -209,5 +235,6 @@ def explorer(optimizer: str = "momentum", lr: float = 0.05, seed: int = 0):
         picture.show(result)
         return describe(result)
 
-    return base.connect(controls, base.LiveFigure(render, figsize=(10, 3.9), height="420px", picture=Picture),
-                        featured=FEATURED)
+    return base.connect(
+        controls, base.LiveFigure(render, figsize=(10, 3.9), height="420px", picture=Picture), featured=FEATURED
+    )

@@ -14,6 +14,7 @@ step is about ``lr`` long whatever the gradient's size. Two surfaces:
 >>> sorted(result), result["SGD"]["x"][0] == result["Adam"]["x"][0]
 (['Adam', 'SGD', 'SGD + Nesterov', 'SGD + momentum'], True)
 """
+
 from __future__ import annotations
 
 import math
@@ -28,14 +29,26 @@ SURFACES = {  # name: (start point, minimum, plot window (x0, x1, y0, y1))
 }
 OPTIMIZERS = ("SGD", "SGD + momentum", "SGD + Nesterov", "Adam")
 # Drawn in this order: SGD as a wide pale band underneath, so that a path the others follow stays visible.
-STYLES = {"SGD": dict(color="tab:blue", linewidth=4, alpha=0.45), "SGD + momentum": dict(color="tab:orange", linewidth=1.6),
-          "SGD + Nesterov": dict(color="tab:red", linewidth=1.2), "Adam": dict(color="tab:green", linewidth=1.2)}
+STYLES = {
+    "SGD": dict(color="tab:blue", linewidth=4, alpha=0.45),
+    "SGD + momentum": dict(color="tab:orange", linewidth=1.6),
+    "SGD + Nesterov": dict(color="tab:red", linewidth=1.2),
+    "Adam": dict(color="tab:green", linewidth=1.2),
+}
 BLOW_UP = 1e6  # a point this far out has diverged: its path stops there
 LR_RANGE = (1e-4, 1.0)  # the sliders' range, for the lr of SGD (with and without momentum) and Adam's
 FEATURED = ("lr", "momentum")  # what the lesson asks a reader to drag first: the static site varies these
 LATENCY_CASES = (  # control changes benchmarks/widget_latency.py times, one after another
-    {"lr": 0.02}, {"momentum": 0.5}, {"adam_lr": 0.01}, {"lr": 0.12}, {"surface": "rosenbrock"}, {"lr": 0.001},
-    {"adam_lr": 0.1}, {"momentum": 0.9}, {"surface": "valley"}, {"lr": 0.08},
+    {"lr": 0.02},
+    {"momentum": 0.5},
+    {"adam_lr": 0.01},
+    {"lr": 0.12},
+    {"surface": "rosenbrock"},
+    {"lr": 0.001},
+    {"adam_lr": 0.1},
+    {"momentum": 0.9},
+    {"surface": "valley"},
+    {"lr": 0.08},
 )
 
 
@@ -52,8 +65,10 @@ def paths(surface: str, lr: float, momentum: float = 0.9, num_steps: int = 200, 
     """``{optimizer: {"x", "y", "loss", "diverged_at"}}``: the points each torch optimizer visits, start included."""
     adam_lr = lr if adam_lr is None else adam_lr
     _check(surface, lr, momentum, num_steps, adam_lr)
-    found = {**_sgd_paths(surface, float(lr), float(momentum), int(num_steps)),
-             **_adam_path(surface, float(adam_lr), int(num_steps))}
+    found = {
+        **_sgd_paths(surface, float(lr), float(momentum), int(num_steps)),
+        **_adam_path(surface, float(adam_lr), int(num_steps)),
+    }
     return {name: dict(found[name]) for name in OPTIMIZERS}
 
 
@@ -63,9 +78,14 @@ def _sgd_paths(surface, lr, momentum, num_steps) -> dict:
     import torch
 
     points = [torch.tensor(SURFACES[surface][0], dtype=torch.float64) for _ in range(3)]
-    optimizer = torch.optim.SGD([{"params": [points[0]], "momentum": 0.0},
-                                 {"params": [points[1]], "momentum": momentum},
-                                 {"params": [points[2]], "momentum": momentum, "nesterov": momentum > 0}], lr=lr)
+    optimizer = torch.optim.SGD(
+        [
+            {"params": [points[0]], "momentum": 0.0},
+            {"params": [points[1]], "momentum": momentum},
+            {"params": [points[2]], "momentum": momentum, "nesterov": momentum > 0},
+        ],
+        lr=lr,
+    )
     return _walk(surface, OPTIMIZERS[:3], points, optimizer, num_steps)
 
 
@@ -113,20 +133,37 @@ def _walk(surface, names, points, optimizer, num_steps) -> dict:
         if step == num_steps or not keep:
             break
         for k, point in enumerate(points):
-            point.grad = torch.tensor(gradient(surface, *out[names[k]]["x"][-1:], *out[names[k]]["y"][-1:]),
-                                      dtype=torch.float64) if k in keep else None
+            point.grad = (
+                torch.tensor(gradient(surface, *out[names[k]]["x"][-1:], *out[names[k]]["y"][-1:]), dtype=torch.float64)
+                if k in keep
+                else None
+            )
         moving = keep
         optimizer.step()
-    return {name: {"x": tuple(path["x"]), "y": tuple(path["y"]), "loss": tuple(path["loss"]),
-                   "diverged_at": path["diverged_at"]} for name, path in out.items()}
+    return {
+        name: {
+            "x": tuple(path["x"]),
+            "y": tuple(path["y"]),
+            "loss": tuple(path["loss"]),
+            "diverged_at": path["diverged_at"],
+        }
+        for name, path in out.items()
+    }
 
 
-def compute(surface: str = "valley", lr: float = 0.08, momentum: float = 0.9, num_steps: int = 200,
-            adam_lr: float | None = None) -> dict:
+def compute(
+    surface: str = "valley", lr: float = 0.08, momentum: float = 0.9, num_steps: int = 200, adam_lr: float | None = None
+) -> dict:
     """The four paths plus the contour grid of the surface and the settings: plain data for :func:`draw`."""
-    return {"surface": surface, "lr": lr, "momentum": momentum, "num_steps": num_steps,
-            "adam_lr": lr if adam_lr is None else adam_lr,
-            "paths": paths(surface, lr, momentum, num_steps, adam_lr), "grid": _grid(surface)}
+    return {
+        "surface": surface,
+        "lr": lr,
+        "momentum": momentum,
+        "num_steps": num_steps,
+        "adam_lr": lr if adam_lr is None else adam_lr,
+        "paths": paths(surface, lr, momentum, num_steps, adam_lr),
+        "grid": _grid(surface),
+    }
 
 
 @lru_cache(maxsize=4)
@@ -147,8 +184,10 @@ class Picture(base.Picture):
         fig.subplots_adjust(left=0.1, right=0.98, bottom=0.26, top=0.93)  # fixed (tight_layout is slow); legend below
         self.bands = None  # the surface's contour set, made again when the surface changes
         self.paths = {name: ax.plot([], [], ".-", markersize=3, label=name, **STYLES[name])[0] for name in OPTIMIZERS}
-        self.ends = {name: ax.plot([], [], "o", color=STYLES[name]["color"], markersize=8, markeredgecolor="black",
-                                   zorder=6)[0] for name in OPTIMIZERS}
+        self.ends = {
+            name: ax.plot([], [], "o", color=STYLES[name]["color"], markersize=8, markeredgecolor="black", zorder=6)[0]
+            for name in OPTIMIZERS
+        }
         (self.start,) = ax.plot([], [], "ko", markersize=6, label="start")
         (self.minimum,) = ax.plot([], [], "k*", markersize=12, label="minimum")
         ax.set(xlabel="w1", ylabel="w2")
@@ -166,8 +205,14 @@ class Picture(base.Picture):
             levels = np.geomspace(max(grid["Z"].min(), 1e-3), grid["Z"].max(), 14)  # filled bands, lighter downhill
             if self.bands is not None:
                 self.bands.remove()
-            self.bands = ax.contourf(grid["X"], grid["Y"], grid["Z"], levels=levels, extend="min",
-                                     colors=[str(v) for v in np.linspace(1.0, 0.72, len(levels) - 1)])
+            self.bands = ax.contourf(
+                grid["X"],
+                grid["Y"],
+                grid["Z"],
+                levels=levels,
+                extend="min",
+                colors=[str(v) for v in np.linspace(1.0, 0.72, len(levels) - 1)],
+            )
             self.start.set_data([start[0]], [start[1]])
             self.minimum.set_data([minimum[0]], [minimum[1]])
             ax.set(xlim=(x0, x1), ylim=(y0, y1))
@@ -175,13 +220,21 @@ class Picture(base.Picture):
             path, line, end = result["paths"][name], self.paths[name], self.ends[name]
             shown = len(path["x"])
             if path["diverged_at"] is not None:  # up to where it leaves the window: the rest is off the picture anyway
-                shown = next((i + 1 for i, (x, y) in enumerate(zip(path["x"], path["y"]))
-                              if not (x0 <= x <= x1 and y0 <= y <= y1)), shown)
+                shown = next(
+                    (
+                        i + 1
+                        for i, (x, y) in enumerate(zip(path["x"], path["y"]))
+                        if not (x0 <= x <= x1 and y0 <= y <= y1)
+                    ),
+                    shown,
+                )
             line.set_data(path["x"][:shown], path["y"][:shown])
             end.set_visible(path["diverged_at"] is None)
             end.set_data([path["x"][-1]], [path["y"][-1]])
-        ax.title.set_text(f"{surface}: {result['num_steps']} steps, lr {result['lr']:.2g} "
-                          f"(momentum {result['momentum']:g}), Adam lr {result['adam_lr']:.2g}")
+        ax.title.set_text(
+            f"{surface}: {result['num_steps']} steps, lr {result['lr']:.2g} "
+            f"(momentum {result['momentum']:g}), Adam lr {result['adam_lr']:.2g}"
+        )
 
 
 def draw(result: dict, fig):
@@ -196,13 +249,17 @@ def describe(result: dict) -> str:
     ends = []
     for name in OPTIMIZERS:
         path = result["paths"][name]
-        ends.append(f"{name} diverged at step {path['diverged_at']}" if path["diverged_at"] is not None
-                    else f"{name} ends at loss {path['loss'][-1]:.3g}")
+        ends.append(
+            f"{name} diverged at step {path['diverged_at']}"
+            if path["diverged_at"] is not None
+            else f"{name} ends at loss {path['loss'][-1]:.3g}"
+        )
     return f"After {result['num_steps']} steps on the {result['surface']}: " + "; ".join(ends) + "."
 
 
-def explorer(surface: str = "valley", lr: float = 0.08, momentum: float = 0.9, adam_lr: float = 0.1,
-             num_steps: int = 200):
+def explorer(
+    surface: str = "valley", lr: float = 0.08, momentum: float = 0.9, adam_lr: float = 0.1, num_steps: int = 200
+):
     """A surface menu, log sliders for the lr of SGD (with and without momentum) and Adam's, and the momentum."""
     import ipywidgets as w
 
@@ -213,8 +270,9 @@ def explorer(surface: str = "valley", lr: float = 0.08, momentum: float = 0.9, a
         "surface": w.Dropdown(options=list(SURFACES), value=surface, description="surface"),
         "lr": base.log_slider("lr (SGD, momentum)", lr, *LR_RANGE),
         "adam_lr": base.log_slider("Adam lr", adam_lr, *LR_RANGE),
-        "momentum": w.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01, description="momentum",
-                                  continuous_update=False),
+        "momentum": w.FloatSlider(
+            value=momentum, min=0.0, max=0.99, step=0.01, description="momentum", continuous_update=False
+        ),
     }
 
     def render(picture, surface, lr, adam_lr, momentum):
@@ -222,8 +280,9 @@ def explorer(surface: str = "valley", lr: float = 0.08, momentum: float = 0.9, a
         picture.show(result)
         return describe(result)
 
-    return base.connect(controls, base.LiveFigure(render, figsize=(7, 5.6), height="580px", picture=Picture),
-                        featured=FEATURED)
+    return base.connect(
+        controls, base.LiveFigure(render, figsize=(7, 5.6), height="580px", picture=Picture), featured=FEATURED
+    )
 
 
 def _check(surface, lr, momentum, num_steps, adam_lr) -> None:

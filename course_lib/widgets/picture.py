@@ -8,6 +8,7 @@ labels over the curves (``Picture.on_top``) are drawn once and their pixels put 
 as a PNG in 256 colours (:func:`encode`, :func:`palette`). :class:`~course_lib.widgets.live.LiveFigure`
 does the drawing; ``tests/test_widget_cases.py`` checks that it shows exactly the whole picture.
 """
+
 from __future__ import annotations
 
 import math
@@ -112,8 +113,11 @@ def _extent(ax, picture: Picture, renderer) -> tuple[float, float, float, float]
     parts = [ax.bbox.padded(SPINE)] if ax.get_visible() else []
     if ax.get_visible() and ax.axison:
         parts += [axis.get_tightbbox(renderer) for axis in (ax.xaxis, ax.yaxis)]
-        parts += [a.get_window_extent(renderer) for a in (ax.title, ax._left_title, ax._right_title, *ax.texts)
-                  if a.get_visible() and a.get_text() and id(a) not in own]
+        parts += [
+            a.get_window_extent(renderer)
+            for a in (ax.title, ax._left_title, ax._right_title, *ax.texts)
+            if a.get_visible() and a.get_text() and id(a) not in own
+        ]
     parts = [p for p in parts if p is not None and p.width > 0]
     if not parts:
         return (0.0, 0.0, 0.0, 0.0)

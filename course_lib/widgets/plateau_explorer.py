@@ -9,6 +9,7 @@ epoch the metric moves a fraction ``RATE`` of the way towards ``FLOOR + SLOPE * 
 >>> result["lr"][0], len(result["drops"]) > 0
 (0.1, True)
 """
+
 from __future__ import annotations
 
 import math
@@ -22,8 +23,16 @@ START, FLOOR, SLOPE, RATE, LR = 2.3, 0.1, 3.0, 0.3, 0.1  # the toy: the loss set
 THRESHOLD_MODES = ("rel", "abs")
 FEATURED = ("patience", "factor")  # what the lesson asks a reader to drag first: the static site varies these
 LATENCY_CASES = (  # control changes benchmarks/widget_latency.py times, one after another
-    {"patience": 3}, {"factor": 0.3}, {"threshold": 0.03}, {"threshold_mode": "abs"}, {"cooldown": 4},
-    {"threshold_mode": "rel"}, {"patience": 8}, {"cooldown": 0}, {"factor": 0.5}, {"patience": 5},
+    {"patience": 3},
+    {"factor": 0.3},
+    {"threshold": 0.03},
+    {"threshold_mode": "abs"},
+    {"cooldown": 4},
+    {"threshold_mode": "rel"},
+    {"patience": 8},
+    {"cooldown": 0},
+    {"factor": 0.5},
+    {"patience": 5},
 )
 
 
@@ -34,8 +43,17 @@ def dynamic_threshold(best: float, mode: str, threshold_mode: str, threshold: fl
     return best - threshold if mode == "min" else best + threshold
 
 
-def compute(patience: int = 5, factor: float = 0.5, threshold: float = 0.01, threshold_mode: str = "rel",
-            cooldown: int = 0, num_epochs: int = 120, noise: float = 0.05, seed: int = 0, min_lr: float = 0.0) -> dict:
+def compute(
+    patience: int = 5,
+    factor: float = 0.5,
+    threshold: float = 0.01,
+    threshold_mode: str = "rel",
+    cooldown: int = 0,
+    num_epochs: int = 120,
+    noise: float = 0.05,
+    seed: int = 0,
+    min_lr: float = 0.0,
+) -> dict:
     """Play the toy curve through ``ReduceLROnPlateau(mode="min", ...)``; plain lists per epoch (1-based)."""
     check_choice("threshold_mode", threshold_mode, THRESHOLD_MODES)
     check_int("patience", patience, 0)
@@ -46,8 +64,17 @@ def compute(patience: int = 5, factor: float = 0.5, threshold: float = 0.01, thr
     check_number("threshold", threshold, 0)
     check_number("noise", noise, 0, 1)  # the metric is level * (1 + noise * z): beyond 1 it turns negative
     check_number("min_lr", min_lr, 0)
-    return _compute(int(patience), float(factor), float(threshold), threshold_mode, int(cooldown), int(num_epochs),
-                    float(noise), int(seed), float(min_lr))
+    return _compute(
+        int(patience),
+        float(factor),
+        float(threshold),
+        threshold_mode,
+        int(cooldown),
+        int(num_epochs),
+        float(noise),
+        int(seed),
+        float(min_lr),
+    )
 
 
 @lru_cache(maxsize=512)
@@ -56,8 +83,16 @@ def _compute(patience, factor, threshold, threshold_mode, cooldown, num_epochs, 
     from torch.optim.lr_scheduler import ReduceLROnPlateau
 
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=LR)
-    scheduler = ReduceLROnPlateau(optimizer, mode="min", factor=factor, patience=patience, threshold=threshold,
-                                  threshold_mode=threshold_mode, cooldown=cooldown, min_lr=min_lr)
+    scheduler = ReduceLROnPlateau(
+        optimizer,
+        mode="min",
+        factor=factor,
+        patience=patience,
+        threshold=threshold,
+        threshold_mode=threshold_mode,
+        cooldown=cooldown,
+        min_lr=min_lr,
+    )
     noise_draws = random.Random(seed)
     keys = ("epoch", "value", "lr", "best", "bar", "bad_epochs", "cooldown", "better", "change")
     level, out = START, {key: [] for key in keys}
@@ -73,12 +108,21 @@ def _compute(patience, factor, threshold, threshold_mode, cooldown, num_epochs, 
         better = scheduler.best != best_before  # the best moves only when a value beats the bar
         if optimizer.param_groups[0]["lr"] < lr:
             drops.append(epoch)
-        for key, item in (("epoch", epoch), ("value", value), ("lr", lr), ("best", scheduler.best),
-                          ("bar", dynamic_threshold(scheduler.best, "min", threshold_mode, threshold)),
-                          ("bad_epochs", scheduler.num_bad_epochs), ("cooldown", cooling), ("better", better),
-                          ("change", change)):
+        for key, item in (
+            ("epoch", epoch),
+            ("value", value),
+            ("lr", lr),
+            ("best", scheduler.best),
+            ("bar", dynamic_threshold(scheduler.best, "min", threshold_mode, threshold)),
+            ("bad_epochs", scheduler.num_bad_epochs),
+            ("cooldown", cooling),
+            ("better", better),
+            ("change", change),
+        ):
             out[key].append(item)
-    settings = dict(patience=patience, factor=factor, threshold=threshold, threshold_mode=threshold_mode, cooldown=cooldown)
+    settings = dict(
+        patience=patience, factor=factor, threshold=threshold, threshold_mode=threshold_mode, cooldown=cooldown
+    )
     return {**out, "drops": drops, "final_lr": optimizer.param_groups[0]["lr"], "settings": settings}
 
 
@@ -95,17 +139,22 @@ class Picture(base.Picture):
 
         super().__init__(fig)
         self.top, self.middle, self.bottom = top, middle, bottom = fig.subplots(
-            3, 1, gridspec_kw={"height_ratios": [2, 1.4, 1]})  # no sharex: it is slow
-        self.cooling = {ax: ax.add_collection(PolyCollection([], color="tab:blue", alpha=0.12, lw=0, label="cooldown"))
-                        for ax in (top, middle)}
+            3, 1, gridspec_kw={"height_ratios": [2, 1.4, 1]}
+        )  # no sharex: it is slow
+        self.cooling = {
+            ax: ax.add_collection(PolyCollection([], color="tab:blue", alpha=0.12, lw=0, label="cooldown"))
+            for ax in (top, middle)
+        }
         (self.values,) = top.plot([], [], "-", color="0.7", lw=0.8, zorder=1)
         self.points, self.changes = {}, {}
         for counted, color, label in ((True, "tab:green", "improved (beat the bar)"), (False, "0.45", "bad epoch")):
             self.points[counted] = top.plot([], [], ".", color=color, ms=4, label=label, zorder=2)[0]
             self.changes[counted] = middle.plot([], [], ".", color=color, ms=4, zorder=2)[0]
         (self.best,) = top.step([], [], where="post", color="black", lw=1.2, label="best so far", zorder=3)
-        self.drops = {ax: ax.vlines([], 0, 1, transform=ax.get_xaxis_transform(), color="tab:orange", lw=1.2,
-                                    label="lr drop") for ax in (top, middle, bottom)}
+        self.drops = {
+            ax: ax.vlines([], 0, 1, transform=ax.get_xaxis_transform(), color="tab:orange", lw=1.2, label="lr drop")
+            for ax in (top, middle, bottom)
+        }
         top.set(ylabel="valid loss", yscale="log", ylim=(0.07, 3.0))  # the toy's whole range, noise included
         middle.axhline(0, color="0.6", lw=0.8)
         self.bar = middle.axhline(0, color="tab:red", ls="--", lw=1.2)
@@ -117,8 +166,18 @@ class Picture(base.Picture):
         for ax in (top, middle):  # one epoch axis, labelled once at the bottom: fewer labels to draw
             ax.tick_params(labelbottom=False)
         fig.subplots_adjust(left=0.09, right=0.98, bottom=0.08, top=0.95, hspace=0.4)  # fixed: tight_layout is slow
-        self.moving = [*self.cooling.values(), self.values, *self.points.values(), self.best, self.bar,
-                       *self.changes.values(), self.lrs, *self.drops.values(), top.title, bottom.title]
+        self.moving = [
+            *self.cooling.values(),
+            self.values,
+            *self.points.values(),
+            self.best,
+            self.bar,
+            *self.changes.values(),
+            self.lrs,
+            *self.drops.values(),
+            top.title,
+            bottom.title,
+        ]
 
     def show(self, result: dict) -> None:
         top, middle, bottom = self.top, self.middle, self.bottom
@@ -126,8 +185,10 @@ class Picture(base.Picture):
         if self.changed("epochs", epochs[-1]):
             for ax in (top, middle, bottom):
                 ax.set_xlim(0, epochs[-1] + 1)
-        spans = [[(a - 0.5, -1e9), (b + 0.5, -1e9), (b + 0.5, 1e9), (a - 0.5, 1e9)]
-                 for a, b in _runs([e for e, cooling in zip(epochs, result["cooldown"]) if cooling])]
+        spans = [
+            [(a - 0.5, -1e9), (b + 0.5, -1e9), (b + 0.5, 1e9), (a - 0.5, 1e9)]
+            for a, b in _runs([e for e, cooling in zip(epochs, result["cooldown"]) if cooling])
+        ]
         for collection in self.cooling.values():
             collection.set_verts(spans)
         self.values.set_data(epochs, result["value"])
@@ -137,12 +198,19 @@ class Picture(base.Picture):
         self.best.set_data(epochs, result["best"])
         for collection in self.drops.values():  # a drop is decided after an epoch and used from the next one
             collection.set_segments([[(e + 0.5, 0), (e + 0.5, 1)] for e in result["drops"]])
-        entries = [(self.points[True], "improved (beat the bar)"), (self.points[False], "bad epoch"),
-                   (self.best, "best so far"), (self.drops[top], "lr drop")]
-        self.legend(top, entries + ([(self.cooling[top], "cooldown")] if spans else []), fontsize=7, loc="upper right",
-                    ncol=2)  # drawn again only when the cooldown entry comes or goes
-        top.title.set_text(f"patience={s['patience']}, factor={s['factor']:g}, threshold={s['threshold']:.2g} "
-                           f"({s['threshold_mode']}), cooldown={s['cooldown']}: {len(result['drops'])} lr drops")
+        entries = [
+            (self.points[True], "improved (beat the bar)"),
+            (self.points[False], "bad epoch"),
+            (self.best, "best so far"),
+            (self.drops[top], "lr drop"),
+        ]
+        self.legend(
+            top, entries + ([(self.cooling[top], "cooldown")] if spans else []), fontsize=7, loc="upper right", ncol=2
+        )  # drawn again only when the cooldown entry comes or goes
+        top.title.set_text(
+            f"patience={s['patience']}, factor={s['factor']:g}, threshold={s['threshold']:.2g} "
+            f"({s['threshold_mode']}), cooldown={s['cooldown']}: {len(result['drops'])} lr drops"
+        )
 
         relative = s["threshold_mode"] == "rel"  # the change in % of the best (rel) or in the metric's units (abs)
         scale = 100.0 if relative else 1.0
@@ -157,8 +225,9 @@ class Picture(base.Picture):
             line.set_data([e for e, _ in chosen], [c for _, c in chosen])
         if self.changed("change axis", (limit, relative)):
             middle.set(ylabel="change vs best" + (" (%)" if relative else ""), ylim=(-1.1 * limit, 1.1 * limit))
-            middle.set_title("each epoch against the best before it: only points below the red bar (the threshold) "
-                             "count as better")
+            middle.set_title(
+                "each epoch against the best before it: only points below the red bar (the threshold) count as better"
+            )
         self.lrs.set_data(epochs, result["lr"])
         bottom.title.set_text(f"lr per epoch (final {result['final_lr']:.1e})")
 
@@ -180,8 +249,10 @@ def describe(result: dict) -> str:
     """When the scheduler cut the lr, and where it ended."""
     drops = result["drops"]
     when = ", ".join(str(epoch) for epoch in drops) if drops else "never"
-    return (f"{len(drops)} lr drop{'s' if len(drops) != 1 else ''} (after epoch {when}); "
-            f"the lr ends at {result['final_lr']:.1e}.")
+    return (
+        f"{len(drops)} lr drop{'s' if len(drops) != 1 else ''} (after epoch {when}); "
+        f"the lr ends at {result['final_lr']:.1e}."
+    )
 
 
 def _runs(epochs: list[int]) -> list[tuple[int, int]]:
@@ -195,15 +266,24 @@ def _runs(epochs: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def explorer(patience: int = 5, factor: float = 0.5, threshold: float = 0.01, threshold_mode: str = "rel", cooldown: int = 0):
+def explorer(
+    patience: int = 5, factor: float = 0.5, threshold: float = 0.01, threshold_mode: str = "rel", cooldown: int = 0
+):
     """Drag patience, factor, threshold, threshold_mode and cooldown; the scheduler is replayed on each change."""
     import ipywidgets as w
 
     compute(patience, factor, threshold, threshold_mode, cooldown)  # bad values fail here, with their names
 
     def slider(kind, description, value, low, high, step=1):
-        return kind(value=value, min=low, max=high, step=step, description=description, continuous_update=False,
-                    style={"description_width": "initial"})
+        return kind(
+            value=value,
+            min=low,
+            max=high,
+            step=step,
+            description=description,
+            continuous_update=False,
+            style={"description_width": "initial"},
+        )
 
     controls = {
         "patience": slider(w.IntSlider, "patience", patience, 0, 20),

@@ -10,6 +10,7 @@ around the value shows how many would be lost without and with the scale.
 >>> result["formats"]["float16"]["status"], result["scaled"]["status"]
 ('underflow: 0', 'normal')
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,14 @@ EXPONENTS, SCALES_LOG2 = (-40, 38), (0, 40)  # what compute accepts: 1e-40 to 1e
 WINDOW = (-14, 16)  # the log10 axis drawn
 FEATURED = ("exponent", "loss_scale_log2")  # what the lesson asks a reader to drag first: the static site varies these
 LATENCY_CASES = (  # control changes benchmarks/widget_latency.py times, one after another
-    {"exponent": -6.0}, {"exponent": -8.5}, {"loss_scale_log2": 8}, {"loss_scale_log2": 24}, {"exponent": 4.9},
-    {"exponent": -3.0}, {"loss_scale_log2": 16}, {"exponent": -6.0},
+    {"exponent": -6.0},
+    {"exponent": -8.5},
+    {"loss_scale_log2": 8},
+    {"loss_scale_log2": 24},
+    {"exponent": 4.9},
+    {"exponent": -3.0},
+    {"loss_scale_log2": 16},
+    {"exponent": -6.0},
 )
 
 
@@ -35,8 +42,13 @@ def limits(name: str) -> dict:
     import torch
 
     info = torch.finfo(getattr(torch, name))
-    return {"max": info.max, "smallest_normal": info.smallest_normal, "smallest_subnormal": info.smallest_normal * info.eps,
-            "eps": info.eps, "bits": info.bits}
+    return {
+        "max": info.max,
+        "smallest_normal": info.smallest_normal,
+        "smallest_subnormal": info.smallest_normal * info.eps,
+        "eps": info.eps,
+        "bits": info.bits,
+    }
 
 
 def status(stored: float, name: str) -> str:
@@ -71,8 +83,11 @@ def _compute(exponent: float, loss_scale_log2: int) -> dict:
     formats = {}
     for name in FORMATS:
         stored = store(value, name)
-        formats[name] = {"stored": stored, "status": status(stored, name),
-                         "relative_error": abs(stored - value) / value if math.isfinite(stored) else math.inf}
+        formats[name] = {
+            "stored": stored,
+            "status": status(stored, name),
+            "relative_error": abs(stored - value) / value if math.isfinite(stored) else math.inf,
+        }
     scaled = store(value * scale, "float16")
     recovered = scaled / scale  # unscaling happens in fp32, on the fp32 master gradients
     z = torch.randn(NUM_GRADIENTS, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -80,9 +95,16 @@ def _compute(exponent: float, loss_scale_log2: int) -> dict:
     plain, with_scale = gradients.half(), (gradients * scale).half()
     fp16 = limits("float16")
     return {
-        "exponent": exponent, "value": value, "loss_scale": scale, "formats": formats,
-        "scaled": {"stored": scaled, "status": status(scaled, "float16"), "recovered": recovered,
-                   "relative_error": abs(recovered - value) / value if math.isfinite(recovered) else math.inf},
+        "exponent": exponent,
+        "value": value,
+        "loss_scale": scale,
+        "formats": formats,
+        "scaled": {
+            "stored": scaled,
+            "status": status(scaled, "float16"),
+            "recovered": recovered,
+            "relative_error": abs(recovered - value) / value if math.isfinite(recovered) else math.inf,
+        },
         "log10_gradients": gradients.log10().tolist(),
         "lost_without_scale": float((plain == 0).double().mean()),
         "overflow_without_scale": float(plain.isinf().double().mean()),
@@ -105,24 +127,41 @@ class Picture(base.Picture):
         for row, name in enumerate(FORMATS):
             lim = limits(name)
             sub, normal, top = (math.log10(lim[k]) for k in ("smallest_subnormal", "smallest_normal", "max"))
-            left.barh(row, min(normal, high) - max(sub, low), left=max(sub, low), color=COLORS[name], alpha=0.3, height=0.5)
+            left.barh(
+                row, min(normal, high) - max(sub, low), left=max(sub, low), color=COLORS[name], alpha=0.3, height=0.5
+            )
             left.barh(row, min(top, high) - max(normal, low), left=max(normal, low), color=COLORS[name], height=0.5)
-            self.texts[name] = left.text(low + 0.2, row + 0.33, "", fontsize=8, va="bottom",
-                                         bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 1})
+            self.texts[name] = left.text(
+                low + 0.2,
+                row + 0.33,
+                "",
+                fontsize=8,
+                va="bottom",
+                bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 1},
+            )
         self.value = left.axvline(0, color="black", lw=1.5, label="the value")
         self.scaled = left.axvline(0, color="tab:red", lw=1.2, ls="--", label="the value x the loss scale")
-        left.set(xlim=WINDOW, ylim=(-0.5, 3.5), yticks=range(3), yticklabels=FORMATS,
-                 xlabel="log10 |value| (fp32 and bf16 go on to 1e-38 .. 3e38)")
+        left.set(
+            xlim=WINDOW,
+            ylim=(-0.5, 3.5),
+            yticks=range(3),
+            yticklabels=FORMATS,
+            xlabel="log10 |value| (fp32 and bf16 go on to 1e-38 .. 3e38)",
+        )
         left.set_title("each format's range: solid normal, pale subnormal", fontsize=10)
         # above the three rows, so it hides no bar and no label; the other in the headroom above the histograms
         self.on_top = [left.legend(fontsize=8, loc="upper center", ncol=2, framealpha=1)]
         self.bins = np.arange(low, high + 0.125, 0.25)
-        self.hists = {key: right.stairs(np.zeros(len(self.bins) - 1), self.bins, color=color, lw=1.5, label=label)
-                      for key, color, label in (("plain", "0.4", "gradients"),
-                                                ("scaled", "tab:red", "gradients x scale"))}
+        self.hists = {
+            key: right.stairs(np.zeros(len(self.bins) - 1), self.bins, color=color, lw=1.5, label=label)
+            for key, color, label in (("plain", "0.4", "gradients"), ("scaled", "tab:red", "gradients x scale"))
+        }
         fp16 = limits("float16")
-        for key, style, label in (("smallest_subnormal", ":", "smallest subnormal"), ("smallest_normal", "--", "smallest normal"),
-                                  ("max", "-", "largest")):
+        for key, style, label in (
+            ("smallest_subnormal", ":", "smallest subnormal"),
+            ("smallest_normal", "--", "smallest normal"),
+            ("max", "-", "largest"),
+        ):
             right.axvline(math.log10(fp16[key]), color="tab:orange", ls=style, lw=1, label=f"fp16 {label}")
         # 0.25-wide bins of a normal spread of 1 hold at most ~10% of the gradients: headroom for the legend above them
         right.set(xlim=WINDOW, ylim=(0, 0.18 * NUM_GRADIENTS), xlabel="log10 |gradient|", ylabel="count")
@@ -141,14 +180,17 @@ class Picture(base.Picture):
         self.value.set_xdata([x, x])
         self.scaled.set_xdata([x + shift, x + shift])
         gradients = np.asarray(result["log10_gradients"])
-        counts = {"plain": np.histogram(gradients, self.bins)[0],
-                  "scaled": np.histogram(gradients + shift, self.bins)[0]}
+        counts = {
+            "plain": np.histogram(gradients, self.bins)[0],
+            "scaled": np.histogram(gradients + shift, self.bins)[0],
+        }
         for key, stairs in self.hists.items():
             stairs.set_data(counts[key])
         self.right.title.set_text(
             f"gradients in fp16, lost to 0 / to inf:\n{result['lost_without_scale']:.1%} / "
             f"{result['overflow_without_scale']:.1%} unscaled, {result['lost_with_scale']:.1%} / "
-            f"{result['overflow_with_scale']:.1%} scaled")
+            f"{result['overflow_with_scale']:.1%} scaled"
+        )
 
 
 def draw(result: dict, fig):
@@ -161,11 +203,13 @@ def draw(result: dict, fig):
 def describe(result: dict) -> str:
     """The value, what fp16 keeps of it with the loss scale, and the share of gradients lost."""
     x = result["exponent"]
-    return (f"10^{x:+.1f} = {result['value']:.4g}; with loss scale 2^{int(math.log2(result['loss_scale']))} fp16 stores "
-            f"{result['scaled']['stored']:.4g} ({result['scaled']['status']}), unscaled back: "
-            f"{result['scaled']['recovered']:.4g}. "
-            f"Gradients lost to 0 in fp16: {result['lost_without_scale']:.1%} unscaled, {result['lost_with_scale']:.1%} scaled; "
-            f"overflowing to inf: {result['overflow_without_scale']:.1%} unscaled, {result['overflow_with_scale']:.1%} scaled.")
+    return (
+        f"10^{x:+.1f} = {result['value']:.4g}; with loss scale 2^{int(math.log2(result['loss_scale']))} fp16 stores "
+        f"{result['scaled']['stored']:.4g} ({result['scaled']['status']}), unscaled back: "
+        f"{result['scaled']['recovered']:.4g}. "
+        f"Gradients lost to 0 in fp16: {result['lost_without_scale']:.1%} unscaled, {result['lost_with_scale']:.1%} scaled; "
+        f"overflowing to inf: {result['overflow_without_scale']:.1%} unscaled, {result['overflow_with_scale']:.1%} scaled."
+    )
 
 
 def explorer(exponent: float = -6.0, loss_scale_log2: int = 16):
@@ -174,10 +218,23 @@ def explorer(exponent: float = -6.0, loss_scale_log2: int = 16):
 
     compute(exponent, loss_scale_log2)  # bad values fail here, with their names
     controls = {
-        "exponent": w.FloatSlider(value=exponent, min=-12, max=6, step=0.1, description="log10 value",
-                                  continuous_update=False, style={"description_width": "initial"}),
-        "loss_scale_log2": w.IntSlider(value=loss_scale_log2, min=0, max=32, description="loss scale 2^k",
-                                       continuous_update=False, style={"description_width": "initial"}),
+        "exponent": w.FloatSlider(
+            value=exponent,
+            min=-12,
+            max=6,
+            step=0.1,
+            description="log10 value",
+            continuous_update=False,
+            style={"description_width": "initial"},
+        ),
+        "loss_scale_log2": w.IntSlider(
+            value=loss_scale_log2,
+            min=0,
+            max=32,
+            description="loss scale 2^k",
+            continuous_update=False,
+            style={"description_width": "initial"},
+        ),
     }
 
     def render(picture, exponent, loss_scale_log2):
@@ -185,5 +242,6 @@ def explorer(exponent: float = -6.0, loss_scale_log2: int = 16):
         picture.show(result)
         return describe(result)
 
-    return base.connect(controls, base.LiveFigure(render, figsize=(12, 4.2), height="450px", picture=Picture),
-                        featured=FEATURED)
+    return base.connect(
+        controls, base.LiveFigure(render, figsize=(12, 4.2), height="450px", picture=Picture), featured=FEATURED
+    )

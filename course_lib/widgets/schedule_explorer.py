@@ -8,6 +8,7 @@ returns plain tuples; ``draw`` only plots; ``explorer`` shows the controls of th
 >>> result["max_difference"] < 1e-12
 True
 """
+
 from __future__ import annotations
 
 import math
@@ -19,16 +20,31 @@ from . import base
 
 SCHEDULES = ("constant", "step decay", "exponential", "1/t", "multistep", "cosine", "cosine restarts", "one-cycle")
 PARAMETERS = {  # the controls each schedule reads, besides lr, num_steps and warmup_steps
-    "constant": (), "step decay": ("step_size", "gamma"), "exponential": ("exp_gamma",), "1/t": ("k",),
-    "multistep": ("milestones", "gamma"), "cosine": (), "cosine restarts": ("period", "period_mult"),
+    "constant": (),
+    "step decay": ("step_size", "gamma"),
+    "exponential": ("exp_gamma",),
+    "1/t": ("k",),
+    "multistep": ("milestones", "gamma"),
+    "cosine": (),
+    "cosine restarts": ("period", "period_mult"),
     "one-cycle": ("pct_start",),
 }
 START_FACTOR = 0.1  # the warm-up starts at 10% of the schedule's first lr
 FEATURED = ("schedule", "warmup_steps")  # what the lesson asks a reader to drag first: the static site varies these
 LATENCY_CASES = (  # control changes benchmarks/widget_latency.py times, one after another
-    {"schedule": "step decay"}, {"step_size": 60}, {"gamma": 0.3}, {"warmup_steps": 50},
-    {"schedule": "cosine restarts"}, {"period": 150}, {"schedule": "one-cycle"}, {"pct_start": 0.5},
-    {"lr": 0.01}, {"log_y": True}, {"schedule": "step decay"}, {"schedule": "cosine"}, {"num_steps": 800},
+    {"schedule": "step decay"},
+    {"step_size": 60},
+    {"gamma": 0.3},
+    {"warmup_steps": 50},
+    {"schedule": "cosine restarts"},
+    {"period": 150},
+    {"schedule": "one-cycle"},
+    {"pct_start": 0.5},
+    {"lr": 0.01},
+    {"log_y": True},
+    {"schedule": "step decay"},
+    {"schedule": "cosine"},
+    {"num_steps": 800},
 )
 
 
@@ -58,9 +74,15 @@ def build(name: str, lr: float, num_steps: int, warmup_steps: int = 0, **params)
         ours = schedules.StepDecay(lr, p["step_size"], p["gamma"])
         theirs = lambda o: torch_schedulers.StepLR(o, p["step_size"], p["gamma"])  # noqa: E731
     elif name == "exponential":
-        ours, theirs = schedules.Exponential(lr, p["exp_gamma"]), lambda o: torch_schedulers.ExponentialLR(o, p["exp_gamma"])
+        ours, theirs = (
+            schedules.Exponential(lr, p["exp_gamma"]),
+            lambda o: torch_schedulers.ExponentialLR(o, p["exp_gamma"]),
+        )
     elif name == "1/t":  # PyTorch has no 1/t built-in: LambdaLR with the formula
-        ours, theirs = schedules.InverseTime(lr, p["k"]), lambda o: torch_schedulers.LambdaLR(o, lambda t: 1 / (1 + p["k"] * t))
+        ours, theirs = (
+            schedules.InverseTime(lr, p["k"]),
+            lambda o: torch_schedulers.LambdaLR(o, lambda t: 1 / (1 + p["k"] * t)),
+        )
     elif name == "multistep":
         milestones = sorted(set(p["milestones"]))
         ours = schedules.MultiStep(lr, milestones, p["gamma"])
@@ -76,9 +98,14 @@ def build(name: str, lr: float, num_steps: int, warmup_steps: int = 0, **params)
     if not warmup_steps:
         return ours, theirs
     main = theirs
-    return (schedules.Warmup(ours, warmup_steps, START_FACTOR),
-            lambda o: torch_schedulers.SequentialLR(o, [torch_schedulers.LinearLR(o, START_FACTOR, total_iters=warmup_steps), main(o)],
-                                                    milestones=[warmup_steps]))
+    return (
+        schedules.Warmup(ours, warmup_steps, START_FACTOR),
+        lambda o: torch_schedulers.SequentialLR(
+            o,
+            [torch_schedulers.LinearLR(o, START_FACTOR, total_iters=warmup_steps), main(o)],
+            milestones=[warmup_steps],
+        ),
+    )
 
 
 def compute(name: str, lr: float = 0.1, num_steps: int = 500, warmup_steps: int = 0, **params) -> dict:
@@ -96,9 +123,17 @@ def _compute(name, lr, num_steps, warmup_steps, params) -> dict:
     ours, theirs = build(name, lr, num_steps, warmup_steps, **dict(params))
     curve = tuple(schedules.lr_curve(ours, num_steps))
     torch_curve = tuple(schedules.trace(theirs, num_steps, lr=lr))
-    return {"name": name, "params": dict(params), "warmup_steps": warmup_steps, "steps": tuple(range(num_steps)),
-            "lr": curve, "torch_lr": torch_curve, "max_difference": max(abs(a - b) for a, b in zip(curve, torch_curve)),
-            "final_lr": curve[-1], "mean_lr": sum(curve) / num_steps}
+    return {
+        "name": name,
+        "params": dict(params),
+        "warmup_steps": warmup_steps,
+        "steps": tuple(range(num_steps)),
+        "lr": curve,
+        "torch_lr": torch_curve,
+        "max_difference": max(abs(a - b) for a, b in zip(curve, torch_curve)),
+        "final_lr": curve[-1],
+        "mean_lr": sum(curve) / num_steps,
+    }
 
 
 class Picture(base.Picture):
@@ -122,8 +157,12 @@ class Picture(base.Picture):
         self.ours.set_data(steps, result["lr"])
         self.theirs.set_data(steps, result["torch_lr"])
         entries = [(self.warmup, "warm-up")] if result["warmup_steps"] else []
-        self.legend(ax, entries + [(self.ours, "course_lib.lr.schedules"), (self.theirs, "torch.optim.lr_scheduler")],
-                    loc="upper right", fontsize=8)
+        self.legend(
+            ax,
+            entries + [(self.ours, "course_lib.lr.schedules"), (self.theirs, "torch.optim.lr_scheduler")],
+            loc="upper right",
+            fontsize=8,
+        )
         high, low = max(result["lr"]), min(result["lr"])
         if log_y:  # whole decades: most drags keep the axis
             limits = (10.0 ** math.floor(math.log10(max(low, high * 1e-6))), 10.0 ** math.ceil(math.log10(high) + 0.02))
@@ -139,8 +178,10 @@ class Picture(base.Picture):
                 ax.yaxis.set_minor_locator(NullLocator())
             ax.set(ylim=limits, xlim=(-0.02 * len(steps), 1.02 * len(steps)))
         settings = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in result["params"].items())
-        ax.title.set_text(f"{result['name']}({settings}): final lr {result['final_lr']:.1e}, mean lr {result['mean_lr']:.1e}, "
-                          f"max |course_lib - torch| = {result['max_difference']:.0e}")
+        ax.title.set_text(
+            f"{result['name']}({settings}): final lr {result['final_lr']:.1e}, mean lr {result['mean_lr']:.1e}, "
+            f"max |course_lib - torch| = {result['max_difference']:.0e}"
+        )
 
 
 def draw(result: dict, fig):
@@ -152,8 +193,10 @@ def draw(result: dict, fig):
 
 def describe(result: dict) -> str:
     """Where the schedule ends and how closely PyTorch's built-in follows it."""
-    return (f"{result['name']}: the lr ends at {result['final_lr']:.2e} after {len(result['steps'])} steps, mean "
-            f"{result['mean_lr']:.2e}; PyTorch's built-in differs by at most {result['max_difference']:.0e}.")
+    return (
+        f"{result['name']}: the lr ends at {result['final_lr']:.2e} after {len(result['steps'])} steps, mean "
+        f"{result['mean_lr']:.2e}; PyTorch's built-in differs by at most {result['max_difference']:.0e}."
+    )
 
 
 def explorer(schedule: str = "cosine", lr: float = 0.1, num_steps: int = 500, warmup_steps: int = 0):
@@ -165,12 +208,23 @@ def explorer(schedule: str = "cosine", lr: float = 0.1, num_steps: int = 500, wa
     check_int("num_steps", num_steps, 100)
     check_int("warmup_steps", warmup_steps, 0)
     if num_steps > 2000 or warmup_steps > 250:
-        raise ValueError(f"num_steps must be an int in [100, 2000] and warmup_steps one in [0, 250], the sliders' "
-                         f"ranges, got {num_steps!r} and {warmup_steps!r}")
+        raise ValueError(
+            f"num_steps must be an int in [100, 2000] and warmup_steps one in [0, 250], the sliders' "
+            f"ranges, got {num_steps!r} and {warmup_steps!r}"
+        )
 
     def slider(kind, description, value, low, high, step=1, **extra):  # each its own Layout: hiding one hides only it
-        return kind(value=value, min=low, max=high, step=step, description=description, continuous_update=False,
-                    style={"description_width": "initial"}, layout=w.Layout(width="300px"), **extra)
+        return kind(
+            value=value,
+            min=low,
+            max=high,
+            step=step,
+            description=description,
+            continuous_update=False,
+            style={"description_width": "initial"},
+            layout=w.Layout(width="300px"),
+            **extra,
+        )
 
     common = {
         "schedule": w.Dropdown(options=SCHEDULES, value=schedule, description="schedule"),
@@ -198,7 +252,10 @@ def explorer(schedule: str = "cosine", lr: float = 0.1, num_steps: int = 500, wa
 
     def render(picture, schedule, lr, num_steps, warmup_steps, log_y, **values):
         warmup = 0 if schedule == "one-cycle" else min(warmup_steps, num_steps - 1)
-        result = {**compute(schedule, lr, num_steps, warmup, **{k: values[k] for k in PARAMETERS[schedule]}), "log_y": log_y}
+        result = {
+            **compute(schedule, lr, num_steps, warmup, **{k: values[k] for k in PARAMETERS[schedule]}),
+            "log_y": log_y,
+        }
         picture.show(result)
         return describe(result)
 

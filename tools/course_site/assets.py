@@ -5,6 +5,7 @@ builds from registry packages alone and serves every file its pages load. That c
 only: ``\\mathbb``, ``\\mathcal`` and ``\\mathfrak`` still make MathJax's HTML-CSS output ask for a TeX font it
 lacks (a 404 that tests/test_site.py reports), so the lessons write an expectation as ``\\mathrm{E}``.
 """
+
 from __future__ import annotations
 
 import io
@@ -21,17 +22,29 @@ def copy_assets(site: Path) -> None:
 
     assets = site / "assets"
     shutil.copytree(ASSETS, assets)
-    lab = next((Path(p) / "lab" / "static" for p in jupyter_path("nbconvert", "templates")
-                if (Path(p) / "lab" / "static" / "index.css").exists()), None)
+    lab = next(
+        (
+            Path(p) / "lab" / "static"
+            for p in jupyter_path("nbconvert", "templates")
+            if (Path(p) / "lab" / "static" / "index.css").exists()
+        ),
+        None,
+    )
     if lab is None:
         raise SystemExit("nbconvert's lab template is missing (pip install nbconvert)")
-    (assets / "jupyter.css").write_text((lab / "index.css").read_text(encoding="utf-8") + "\n"
-                                        + (lab / "theme-light.css").read_text(encoding="utf-8"), encoding="utf-8")
+    (assets / "jupyter.css").write_text(
+        (lab / "index.css").read_text(encoding="utf-8") + "\n" + (lab / "theme-light.css").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
     (assets / "mathjax-blank.woff").write_bytes(blank_font())
     mathjax = Path(jupyter_server_mathjax.__file__).parent / "static"
-    shutil.copytree(mathjax, assets / "mathjax",
-                    ignore=lambda folder, names: [n for n in names
-                                                  if (Path(folder) / n).relative_to(mathjax).as_posix() in MATHJAX_LEFT_OUT])
+    shutil.copytree(
+        mathjax,
+        assets / "mathjax",
+        ignore=lambda folder, names: [
+            n for n in names if (Path(folder) / n).relative_to(mathjax).as_posix() in MATHJAX_LEFT_OUT
+        ],
+    )
 
 
 def blank_font() -> bytes:

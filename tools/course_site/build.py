@@ -10,10 +10,10 @@
 3. The home page maps the course; stylesheets, scripts and MathJax are copied into ``assets/``, so the
    pages load nothing from elsewhere. The sizes are checked against the budgets below.
 """
+
 from __future__ import annotations
 
 import copy
-
 import json
 import os
 import shutil
@@ -41,20 +41,32 @@ RECORDER_TAG = "course-site-recorder"  # the builder's first cell, taken out of 
 
 def recording_env(folder: Path, grid: str) -> dict:
     """The environment of a kernel whose explorers are recorded into ``folder``."""
-    return {"COURSE_SITE_FRAMES": str(folder), "COURSE_SITE_GRID": grid,
-            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    return {
+        "COURSE_SITE_FRAMES": str(folder),
+        "COURSE_SITE_GRID": grid,
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
+    }
 
 
 def recorder_cell(hook: str = RECORD):
     """The cell the builder puts first in a lesson: from then on, each explorer a cell builds goes to ``hook``."""
     module, function = hook.split(":")
-    source = (f"import tools.course_site.record, {module}\n"
-              f"tools.course_site.record.start({module}.{function})")
+    source = f"import tools.course_site.record, {module}\ntools.course_site.record.start({module}.{function})"
     return nbformat.v4.new_code_cell(source, metadata={"tags": [RECORDER_TAG]})
 
 
-def record_lesson(path: Path, folder: Path, grid: str, *, notebook=None, parameters: dict | None = None,
-                  env: dict | None = None, output: Path | None = None, timeout: int = 900, hook: str = RECORD) -> dict:
+def record_lesson(
+    path: Path,
+    folder: Path,
+    grid: str,
+    *,
+    notebook=None,
+    parameters: dict | None = None,
+    env: dict | None = None,
+    output: Path | None = None,
+    timeout: int = 900,
+    hook: str = RECORD,
+) -> dict:
     """Run the lesson at ``path`` (or ``notebook``, a changed copy of it) with its explorers recorded into ``folder``.
 
     Returns the :class:`tools.execution.Run` (``run``, without the recorder's cell: its cell indexes are the
@@ -76,9 +88,15 @@ def record_lesson(path: Path, folder: Path, grid: str, *, notebook=None, paramet
                 cells[file.name] = stored[cell.get("id")]
 
     used = _children_cpu()
-    run = execute_notebook(lesson, output, cwd=path.parent, parameters=parameters,
-                           env={**(env or {}), **recording_env(folder, grid)}, timeout=timeout,
-                           on_cell_executed=executed)
+    run = execute_notebook(
+        lesson,
+        output,
+        cwd=path.parent,
+        parameters=parameters,
+        env={**(env or {}), **recording_env(folder, grid)},
+        timeout=timeout,
+        on_cell_executed=executed,
+    )
     ours = [i for i, cell in enumerate(run.notebook.cells) if RECORDER_TAG in cell.metadata.get("tags", [])]
     if len(ours) != 1:
         raise RuntimeError(f"{path}: the recorder's cell is missing from the executed notebook")
@@ -140,14 +158,17 @@ def build(out: Path, quick: bool = False, jobs: int = 2, timeout: int = 900, rec
     return report
 
 
-def record_explorers(lessons, frames: Path, site: Path, grid: str, size: str, jobs: int, timeout: int,
-                     recordings: dict | None = None) -> dict:
+def record_explorers(
+    lessons, frames: Path, site: Path, grid: str, size: str, jobs: int, timeout: int, recordings: dict | None = None
+) -> dict:
     """Run every lesson that shows an explorer (or take its recording); attach each explorer to its page."""
     runs = [page for page in lessons if widget_cells(nbformat.read(page.source, as_version=4))]
     pool = ProcessPoolExecutor(max_workers=jobs) if recordings is None else None
     if pool is not None:
-        recordings = {page.source.stem: pool.submit(_record_for_site, page.source, frames / page.source.stem, grid,
-                                                    size, timeout) for page in runs}
+        recordings = {
+            page.source.stem: pool.submit(_record_for_site, page.source, frames / page.source.stem, grid, size, timeout)
+            for page in runs
+        }
     errors, seconds = [], {}  # per notebook: wall seconds and the kernel's CPU seconds
     try:
         for page in runs:
@@ -158,8 +179,11 @@ def record_explorers(lessons, frames: Path, site: Path, grid: str, size: str, jo
                 errors.append(f"{page.repo_path}: {result['error']}")
                 continue
             seconds[page.source.stem] = {"wall": round(result["seconds"], 1), "cpu": round(result["cpu_seconds"], 1)}
-            print(f"  {page.repo_path} ({size}): {len(result['manifests'])} explorers, its run took "
-                  f"{result['seconds']:.0f} s ({result['cpu_seconds']:.0f} s of CPU)", flush=True)
+            print(
+                f"  {page.repo_path} ({size}): {len(result['manifests'])} explorers, its run took "
+                f"{result['seconds']:.0f} s ({result['cpu_seconds']:.0f} s of CPU)",
+                flush=True,
+            )
             attach(page, result["manifests"], Path(result["folder"]) / "images", site)
     finally:
         if pool is not None:
@@ -176,9 +200,11 @@ def attach(page, manifests: list[dict], images: Path, site: Path, expected: list
     expected = widget_cells(nbformat.read(page.source, as_version=4)) if expected is None else expected
     missing = sorted(set(expected) - {m["cell"] for m in manifests})
     if missing:
-        raise SystemExit(f"{page.repo_path}: cells {missing} show a widget, but no explorer was built there; the site "
-                         f"places an explorer in the cell that builds it (is the stored notebook out of date? python "
-                         f"-m tools.notebooks refresh {stem})")
+        raise SystemExit(
+            f"{page.repo_path}: cells {missing} show a widget, but no explorer was built there; the site "
+            f"places an explorer in the cell that builds it (is the stored notebook out of date? python "
+            f"-m tools.notebooks refresh {stem})"
+        )
     unseen = [m["cell"] for m in manifests if m["cell"] not in expected]
     if unseen:  # built, never displayed: the notebook's page has no place for it
         print(f"  {page.repo_path}: explorers built in cells {unseen} show nowhere and are left out", flush=True)
@@ -188,8 +214,10 @@ def attach(page, manifests: list[dict], images: Path, site: Path, expected: list
     for number, manifest in enumerate(manifests, start=1):
         missing = pages.missing_frames(manifest)
         if missing:  # the page would offer settings it cannot show
-            raise SystemExit(f"{page.repo_path}: the explorer of cell {manifest['cell']} has no frame for the "
-                             f"positions {missing[:10]} of its controls {manifest['varied']} ({len(missing)} in all)")
+            raise SystemExit(
+                f"{page.repo_path}: the explorer of cell {manifest['cell']} has no frame for the "
+                f"positions {missing[:10]} of its controls {manifest['varied']} ({len(missing)} in all)"
+            )
         manifest["id"] = f"{stem}-explorer-{number}"
         manifest["file"] = f"{manifest['id']}.html"
         for file in manifest["images"]:
@@ -210,14 +238,19 @@ def write_pages(lessons, solutions, site: Path) -> None:
             links = []
             if i > 0:
                 links.append(("prev", group[i - 1].file, f"← {group[i - 1].title}"))
-            partner = by_stem.get(page.source.stem + "_solutions") or by_stem.get(page.source.stem.removesuffix("_solutions"))
+            partner = by_stem.get(page.source.stem + "_solutions") or by_stem.get(
+                page.source.stem.removesuffix("_solutions")
+            )
             if partner is not None and partner is not page:
                 links.append(("", partner.file, "the solutions" if page.kind == "lesson" else "back to the lesson"))
             if i + 1 < len(group):
                 links.append(("next", group[i + 1].file, f"{group[i + 1].title} →"))
             colab = repository.colab_url(page.repo_path)
-            chrome = {"root": "", "header": pages.header(page.title, links, colab, title),
-                      "footer": pages.footer(links)}
+            chrome = {
+                "root": "",
+                "header": pages.header(page.title, links, colab, title),
+                "footer": pages.footer(links),
+            }
             (site / page.file).write_text(pages.notebook_page(page, files, repo_url, chrome), encoding="utf-8")
             for manifest in page.explorers:
                 (site / manifest["file"]).write_text(home.explorer_page(page, manifest, title), encoding="utf-8")
@@ -227,12 +260,17 @@ def write_pages(lessons, solutions, site: Path) -> None:
 def check_budgets(site: Path, lessons) -> dict:
     """The sizes against the budgets (a build over them fails); what the report lists."""
     total = sum(f.stat().st_size for f in site.rglob("*") if f.is_file())
-    explorers = [{"id": m["id"], "frames": len(m["frames"]), "bytes": m["bytes"], "seconds": m["seconds"],
-                  "varied": m["varied"]} for page in lessons for m in page.explorers]
+    explorers = [
+        {"id": m["id"], "frames": len(m["frames"]), "bytes": m["bytes"], "seconds": m["seconds"], "varied": m["varied"]}
+        for page in lessons
+        for m in page.explorers
+    ]
     over = [e for e in explorers if e["bytes"] > EXPLORER_BUDGET]
     if over or total > SITE_BUDGET:
-        raise SystemExit(f"over budget: site {total / 1e6:.1f} MB (at most {SITE_BUDGET / 1e6:.0f}); explorers over "
-                         f"{EXPLORER_BUDGET / 1e6:.0f} MB: {over}")
+        raise SystemExit(
+            f"over budget: site {total / 1e6:.1f} MB (at most {SITE_BUDGET / 1e6:.0f}); explorers over "
+            f"{EXPLORER_BUDGET / 1e6:.0f} MB: {over}"
+        )
     html_pages = sorted(f.name for f in site.glob("*.html"))
     return {"bytes": total, "pages": len(html_pages), "explorers": explorers, "page_files": html_pages}
 

@@ -8,6 +8,7 @@ records the full grid again into ``<COURSE_SITE_FRAMES>/full-grid/``, with every
 names the values of every control: the site test checks on those manifests that every position each control
 offers has a frame of its own.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,13 @@ def record(box) -> None:
     os.environ["COURSE_SITE_FRAMES"] = os.path.join(saved["COURSE_SITE_FRAMES"], FOLDER)
     os.environ["COURSE_SITE_GRID"] = "full"
     try:
-        recorder.record(SimpleNamespace(controls=box.controls, featured=box.featured,
-                                        figure=SimpleNamespace(render=box.figure.render, frame=_blank)))
+        recorder.record(
+            SimpleNamespace(
+                controls=box.controls,
+                featured=box.featured,
+                figure=SimpleNamespace(render=box.figure.render, frame=_blank),
+            )
+        )
     finally:
         for name, value in saved.items():
             if value is None:

@@ -5,6 +5,7 @@ nbconvert's ``lab`` template extended by ``templates/course`` (assets served by 
 the course's navigation and an *Open in Colab* link). The output of an explorer cell (the widget's note
 or its saved view) is replaced by the static explorer: controls, the frame and its text.
 """
+
 from __future__ import annotations
 
 import html
@@ -26,6 +27,7 @@ LINK = re.compile(r"\]\((?!https?:|mailto:|#)([^)\s]+?)(#[^)\s]*)?\)")
 @dataclass
 class Page:
     """One notebook's page: where it comes from, where it goes, and its place in the course."""
+
     source: Path  # the notebook
     repo_path: str  # its path in the repository, for Colab
     file: str  # the page's file name in the site
@@ -65,24 +67,34 @@ def explorer_html(manifest: dict, frames_url: str, present_href: str | None) -> 
         name, labels, position = control["name"], control["labels"], control["start"]
         label = html.escape(control["description"])
         if control["kind"] == "menu":
-            options = "".join(f'<option value="{i}"{" selected" if i == position else ""}>{html.escape(l)}</option>'
-                              for i, l in enumerate(labels))
+            options = "".join(
+                f'<option value="{i}"{" selected" if i == position else ""}>{html.escape(label)}</option>'
+                for i, label in enumerate(labels)
+            )
             widget = f'<select data-control="{name}">{options}</select>'
         elif control["kind"] == "checkbox" and len(labels) == 2:
             widget = f'<input type="checkbox" data-control="{name}"{" checked" if position == 1 else ""}>'
         else:
-            widget = (f'<input type="range" data-control="{name}" min="0" max="{len(labels) - 1}" step="1" '
-                      f'value="{position}" aria-valuetext="{html.escape(labels[position])}">'
-                      f'<output data-for="{name}">{html.escape(labels[position])}</output>')
+            widget = (
+                f'<input type="range" data-control="{name}" min="0" max="{len(labels) - 1}" step="1" '
+                f'value="{position}" aria-valuetext="{html.escape(labels[position])}">'
+                f'<output data-for="{name}">{html.escape(labels[position])}</output>'
+            )
         controls.append(f'<label class="ce-control"><span class="ce-name">{label}</span>{widget}</label>')
     for control in manifest["controls"]:
         if not control.get("varied"):
-            fixed.append(f'<span class="ce-control"><span class="ce-name">{html.escape(control["description"])}</span> '
-                         f'{html.escape(control["label"])}</span>')
-    held = (f'<p class="ce-fixed">Held at their starting values on this page: {"".join(fixed)}</p>' if fixed else "")
-    data = {"varied": manifest["varied"], "frames": manifest["frames"], "images": manifest["images"],
-            "texts": manifest["texts"],
-            "labels": {c["name"]: c["labels"] for c in varied}}
+            fixed.append(
+                f'<span class="ce-control"><span class="ce-name">{html.escape(control["description"])}</span> '
+                f"{html.escape(control['label'])}</span>"
+            )
+    held = f'<p class="ce-fixed">Held at their starting values on this page: {"".join(fixed)}</p>' if fixed else ""
+    data = {
+        "varied": manifest["varied"],
+        "frames": manifest["frames"],
+        "images": manifest["images"],
+        "texts": manifest["texts"],
+        "labels": {c["name"]: c["labels"] for c in varied},
+    }
     width, height = manifest["size"]
     count = len(manifest["frames"])
     present = f' · <a class="ce-present" href="{present_href}">full screen, for a class</a>' if present_href else ""
@@ -93,8 +105,9 @@ def explorer_html(manifest: dict, frames_url: str, present_href: str | None) -> 
         f'alt="{html.escape(manifest["texts"][text])}">\n'
         f'<figcaption class="ce-text">{html.escape(manifest["texts"][text])}</figcaption>\n'
         f'<p class="ce-about">{count} frames drawn at build time by this explorer\'s own code; run the notebook '
-        f'for every setting{present}</p>\n'
-        f'<script type="application/json" class="ce-data">{_json_for_script(data)}</script>\n</figure>')
+        f"for every setting{present}</p>\n"
+        f'<script type="application/json" class="ce-data">{_json_for_script(data)}</script>\n</figure>'
+    )
 
 
 def _json_for_script(data) -> str:
@@ -103,19 +116,28 @@ def _json_for_script(data) -> str:
 
 def header(title: str, links: list[tuple[str, str, str]], colab: str | None, home: str) -> str:
     """The bar on top of every page: home, the page's title, its neighbours, Open in Colab."""
-    nav = " ".join(f'<a{f" rel={rel}" if rel else ""} href="{href}">{html.escape(text)}</a>' for rel, href, text in links)
-    colab_link = (f'<a class="site-colab" href="{colab}" target="_blank" rel="noopener">Open in Colab</a>' if colab else "")
-    return (f'<header class="site-header"><a class="site-home" href="index.html">{html.escape(home)}</a>'
-            f'<span class="site-title">{html.escape(title)}</span><nav class="site-nav">{nav}</nav>{colab_link}</header>')
+    nav = " ".join(
+        f'<a{f" rel={rel}" if rel else ""} href="{href}">{html.escape(text)}</a>' for rel, href, text in links
+    )
+    colab_link = (
+        f'<a class="site-colab" href="{colab}" target="_blank" rel="noopener">Open in Colab</a>' if colab else ""
+    )
+    return (
+        f'<header class="site-header"><a class="site-home" href="index.html">{html.escape(home)}</a>'
+        f'<span class="site-title">{html.escape(title)}</span><nav class="site-nav">{nav}</nav>{colab_link}</header>'
+    )
 
 
 def footer(links: list[tuple[str, str, str]]) -> str:
-    nav = " ".join(f'<a{f" rel={rel}" if rel else ""} href="{href}">{html.escape(text)}</a>' for rel, href, text in links)
+    nav = " ".join(
+        f'<a{f" rel={rel}" if rel else ""} href="{href}">{html.escape(text)}</a>' for rel, href, text in links
+    )
     return f'<footer class="site-footer"><nav class="site-nav">{nav}</nav></footer>'
 
 
 def rewrite_links(source: str, pages: dict[str, str], repo_url: str, folder: str) -> str:
     """Links between notebooks go to their pages; other relative links go to the file on GitHub."""
+
     def replace(match):
         target, anchor = match.group(1), match.group(2) or ""
         name = Path(target).name
@@ -129,6 +151,7 @@ def rewrite_links(source: str, pages: dict[str, str], repo_url: str, folder: str
             elif part not in (".", ""):
                 parts.append(part)
         return f"]({repo_url}/blob/main/{'/'.join(parts)}{anchor})"
+
     return LINK.sub(replace, source)
 
 

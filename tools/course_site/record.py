@@ -9,6 +9,7 @@ explorer's own ``render`` (``LiveFigure.frame``) and saved as lossless WebP, nam
 repeats are stored once. ``COURSE_SITE_FRAMES`` is the folder to write to, ``COURSE_SITE_GRID`` ``full``
 or ``quick``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -67,8 +68,9 @@ def record(box) -> None:
         except ValueError:
             choices[name] = None  # a range slider, say: held at its starting value
     varied = _varied(box, choices)
-    positions = plan({name: (len(choices[name]), _index(choices[name], controls[name].value)) for name in varied},
-                     **GRIDS[grid])
+    positions = plan(
+        {name: (len(choices[name]), _index(choices[name], controls[name].value)) for name in varied}, **GRIDS[grid]
+    )
     images, texts, frames = [], [], {}
     start_values = {name: control.value for name, control in controls.items()}
     for combo in product(*(range(len(positions[name])) for name in varied)):
@@ -87,9 +89,16 @@ def record(box) -> None:
         frames[",".join(map(str, combo))] = [images.index(file), texts.index(text)]
     _count += 1
     manifest = {
-        "module": module, "grid": grid, "size": list(image.size),
-        "controls": [_describe(name, control, choices[name], positions.get(name)) for name, control in controls.items()],
-        "varied": list(varied), "frames": frames, "images": images, "texts": texts,
+        "module": module,
+        "grid": grid,
+        "size": list(image.size),
+        "controls": [
+            _describe(name, control, choices[name], positions.get(name)) for name, control in controls.items()
+        ],
+        "varied": list(varied),
+        "frames": frames,
+        "images": images,
+        "texts": texts,
         "seconds": round(time.perf_counter() - start, 2),
     }
     (folder / f"explorer-{_count:02d}.json").write_text(json.dumps(manifest, indent=1))
@@ -98,6 +107,7 @@ def record(box) -> None:
 def encode(image) -> bytes:
     """WebP: lossless keeps a plot's thin lines and small text crisp; photographs (the augmentation gallery)
     take lossy, at high quality, when that is much smaller."""
+
     def webp(**options):
         buffer = io.BytesIO()
         image.save(buffer, "WEBP", **options)
@@ -138,7 +148,9 @@ def _varied(box, choices: dict) -> tuple[str, ...]:
 
 def _index(values: list, value) -> int:
     for i, (_, v) in enumerate(values):
-        if v == value or (isinstance(v, float) and isinstance(value, (int, float)) and math.isclose(v, value, rel_tol=1e-9)):
+        if v == value or (
+            isinstance(v, float) and isinstance(value, (int, float)) and math.isclose(v, value, rel_tol=1e-9)
+        ):
             return i
     raise ValueError(f"{value!r} is not among {values}")
 
@@ -146,8 +158,13 @@ def _index(values: list, value) -> int:
 def _describe(name, control, values, positions) -> dict:
     import ipywidgets as w
 
-    kind = ("menu" if isinstance(control, (w.Dropdown, w.ToggleButtons, w.RadioButtons))
-            else "checkbox" if isinstance(control, (w.Checkbox, w.ToggleButton)) else "slider")
+    kind = (
+        "menu"
+        if isinstance(control, (w.Dropdown, w.ToggleButtons, w.RadioButtons))
+        else "checkbox"
+        if isinstance(control, (w.Checkbox, w.ToggleButton))
+        else "slider"
+    )
     described = {"name": name, "description": control.description or name, "kind": kind}
     if positions is None:  # held at its starting value: the page shows it, disabled
         value = control.value
