@@ -3,6 +3,7 @@
 A case names controls of the module's built ``explorer()`` and values those controls accept as they are
 (``tests/test_widget_cases.py`` checks both), so the benchmark times the changes it says it times.
 """
+from course_lib.widgets.study_explorer import LATENCY_CASES as STUDY_EXPLORER_CASES  # declared in the module itself
 
 CASES = {
     "activation_explorer": [
@@ -40,4 +41,5 @@ CASES = {
         {"schedule": "cosine restarts"}, {"period": 150}, {"schedule": "one-cycle"}, {"pct_start": 0.5},
         {"lr": 0.01}, {"log_y": True}, {"schedule": "step decay"}, {"schedule": "cosine"}, {"num_steps": 800},
     ],
+    "study_explorer": [dict(case) for case in STUDY_EXPLORER_CASES],
 }
