@@ -24,6 +24,7 @@ True
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -276,7 +277,7 @@ def plot_isolation(round_: Round, nuisance: str = "lr", axes=None, metric: str =
             left.plot([best.config[nuisance]], [best.score], "*", color=color, markersize=15, markeredgecolor="black")
     space = round_.space_of(values[0]) if values else {}
     if isinstance(space.get(nuisance), Log):
-        left.set_xscale("log")
+        _log_axis(left)
     left.set(xlabel=nuisance, ylabel=metric, title="every trial (star: the best of each value; x: failed or above the axis)")
     left.legend(title=round_.scientific, loc="best", fontsize=8, title_fontsize=8)
     xs = range(len(values))
@@ -291,8 +292,19 @@ def plot_isolation(round_: Round, nuisance: str = "lr", axes=None, metric: str =
             if scores and len(scores) > 1:
                 right.errorbar([x + 0.15], [stats.mean(scores)], yerr=[stats.standard_error(scores)], fmt="o",
                                color="tab:red", capsize=4, label="same config, mean ± se over seeds" if x == 0 else None)
-    right.set_xticks(list(xs), [name(v) for v in values], rotation=15 if len(values) > 3 else 0)
+    right.set_xticks(list(xs), [textwrap.fill(name(v), 10) for v in values], fontsize=8)
     right.set(xlim=(-0.5, len(values) - 0.5), xlabel=round_.scientific, ylabel=f"best {metric}",
               title="isolation plot: each value at its best")
     right.legend(loc="best", fontsize=8)
     return axes
+
+
+def _log_axis(ax) -> None:
+    """A log x axis labelled at 1, 2 and 5 times the powers of ten, in plain numbers (a search range is often
+    less than a decade wide, where matplotlib's default labels its minor ticks with overlapping exponents)."""
+    from matplotlib import ticker
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
