@@ -1,0 +1,299 @@
+"""Study explorer: pick a round of a tuning study, see its isolation plot and the curves behind one of its points.
+
+A round (:class:`course_lib.tuning.Round`) compares the values of one scientific hyperparameter, each at
+its best nuisance values. The explorer shows every trial against a nuisance hyperparameter (the lr), the
+isolation plot (the best of each value), and, for the point picked, the curves of every trial behind it:
+the best one bold, so a reader sees whether it won by a steady curve or by luck between two spikes.
+
+``explorer(rounds)`` takes the rounds of a study (notebook 10 passes its own). Without them it runs a small
+study of its own in a few seconds, on the digits, where ``course_lib.lr.sweep`` trains all the lrs of a
+round's value as one batched run: :func:`demo_study`.
+
+>>> rounds = demo_study()
+>>> result = compute(rounds[0], point=1)
+>>> result["value"], len(result["curves"]) == len(rounds[0].trials_of(result["value"]))
+('momentum', True)
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+from .. import tuning
+
+FEATURED = ("round", "point")  # what the lesson asks a reader to drag first: the static site varies these
+LATENCY_CASES = (  # control changes benchmarks/widget_latency.py times, one after another
+    {"point": 2},
+    {"curve": "training"},
+    {"round": 1},
+    {"point": 1},
+    {"curve": "validation"},
+    {"round": 0},
+    {"point": 2},
+)
+CURVES = ("validation", "training")
+SMOOTH = 10  # training losses are averaged over this many updates: one batch's loss is noisy
+
+
+def compute(round_: tuning.Round, point: int = 1, curve: str = "validation", nuisance: str = "lr") -> dict:
+    """What the explorer draws for one ``point`` (1-based, in the order of ``round_.values()``) of a round.
+
+    A point past the round's last value shows its last one (``clamped`` says so).
+    """
+    if not isinstance(round_, tuning.Round):
+        raise ValueError(f"round_ must be a course_lib.tuning.Round, got {type(round_).__name__}")
+    if curve not in CURVES:
+        raise ValueError(f"curve must be one of {CURVES}, got {curve!r}")
+    if not isinstance(point, int) or point < 1:
+        raise ValueError(f"point must be an int >= 1, got {point!r}")
+    values = round_.values()
+    index = min(point, len(values)) - 1
+    value = values[index]
+    best = round_.best_of(value)
+    curves = []
+    for trial in round_.trials_of(value):
+        if curve == "validation":
+            xs, ys = trial.curves.get("valid_steps", []), trial.curves.get("valid_loss", [])
+        else:
+            xs, ys = _smoothed(trial.curves.get("steps", []), trial.curves.get("train_loss", []))
+        curves.append(
+            {
+                "x": list(xs),
+                "y": list(ys),
+                "config": trial.config,
+                "score": trial.score,
+                "best_step": trial.best_step,
+                "best": trial is best,
+                "failed": trial.failed,
+            }
+        )
+    return {
+        "round": round_,
+        "index": index,
+        "value": value,
+        "clamped": point > len(values),
+        "curve": curve,
+        "nuisance": nuisance,
+        "best": best,
+        "curves": curves,
+        "num_values": len(values),
+    }
+
+
+def _smoothed(xs, ys, width: int = SMOOTH):
+    """Means over blocks of ``width`` updates, at each block's last update."""
+    n = len(ys) // width
+    return (
+        [xs[(k + 1) * width - 1] for k in range(n)],
+        [sum(ys[k * width : (k + 1) * width]) / width for k in range(n)],
+    )
+
+
+def draw(result: dict, fig, ceiling: float | None = None, labels: dict | None = None):
+    """Every trial against the nuisance hyperparameter, the isolation plot, and the picked point's curves."""
+    fig.subplots_adjust(
+        left=0.06, right=0.985, bottom=0.2, top=0.86, wspace=0.42
+    )  # fixed margins: tight_layout is slow
+    grid = fig.add_gridspec(1, 3, width_ratios=[1.25, 0.8, 1.25])
+    axes = [fig.add_subplot(grid[0, i]) for i in range(3)]
+    round_, value, nuisance = result["round"], result["value"], result["nuisance"]
+    tuning.plot_isolation(round_, nuisance, axes=axes[:2], ceiling=ceiling, labels=labels)
+    axes[0].set_title("every trial (star: best of each value)", fontsize=9)
+    axes[1].set_title("isolation plot", fontsize=9)
+    axes[1].get_legend().remove()
+    best = result["best"]
+    if best is not None:
+        axes[1].plot(
+            [result["index"]],
+            [best.score if ceiling is None else min(best.score, ceiling)],
+            "o",
+            ms=18,
+            mfc="none",
+            mec="tab:red",
+            mew=2,
+        )
+        axes[0].plot(
+            [best.config[nuisance]],
+            [best.score if ceiling is None else min(best.score, ceiling)],
+            "o",
+            ms=18,
+            mfc="none",
+            mec="tab:red",
+            mew=2,
+        )
+    ax = axes[2]
+    color = f"C{result['index']}"
+    for c in result["curves"]:
+        if not c["x"]:
+            continue
+        ys = [y if ceiling is None or (math.isfinite(y) and y <= ceiling) else ceiling for y in c["y"]]
+        label = f"{nuisance} {c['config'][nuisance]:.2g}" + (" (best)" if c["best"] else "")
+        ax.plot(
+            c["x"],
+            ys,
+            color=color if c["best"] else "0.6",
+            lw=2.2 if c["best"] else 0.9,
+            alpha=1 if c["best"] else 0.8,
+            label=label if c["best"] else None,
+            zorder=3 if c["best"] else 2,
+        )
+        if c["best"] and c["best_step"] is not None and result["curve"] == "validation":
+            ax.plot(
+                [c["best_step"]],
+                [c["score"]],
+                "*",
+                color=color,
+                ms=13,
+                mec="black",
+                zorder=4,
+                label="retrospective best step",
+            )
+    name = str((labels or {}).get(value, value))
+    kind = "validation loss" if result["curve"] == "validation" else f"training loss (mean of {SMOOTH} updates)"
+    ax.set(xlabel="update", ylabel=kind)
+    ax.set_title(f"the trials behind '{name}' (grey: other {nuisance}s)", fontsize=9)
+    ax.legend(loc="upper right", fontsize=7)
+    for a in axes:
+        a.tick_params(labelsize=8)
+        a.xaxis.label.set_size(8)
+        a.yaxis.label.set_size(8)
+    return axes
+
+
+def describe(result: dict, labels: dict | None = None) -> str:
+    """The picked point in words: its best trial, where its score was read, how many trials failed."""
+    round_, value, best = result["round"], result["value"], result["best"]
+    name = str((labels or {}).get(value, value))
+    head = f"Round '{round_.question}', {round_.scientific} = {name}"
+    if result["clamped"]:
+        head += f" (this round has {result['num_values']} values: showing its last)"
+    failed = sum(c["failed"] for c in result["curves"])
+    tried = f"{len(result['curves'])} trials, {failed} failed"
+    if best is None:
+        return f"{head}: every one of its {tried.split(',')[0]} failed."
+    last = best.curves.get("valid_loss", [math.nan])[-1] if best.curves.get("valid_loss") else math.nan
+    return (
+        f"{head}: {tried}. Its best, {result['nuisance']} {best.config[result['nuisance']]:.2g}, reached "
+        f"{best.score:.3f} at update {best.best_step} (its last evaluation: {last:.3f})."
+    )
+
+
+def explorer(
+    rounds=None,
+    nuisance: str = "lr",
+    ceiling: float | None = None,
+    labels: dict | None = None,
+    round_index: int = 0,
+    point: int = 1,
+):
+    """Pick a round and a point of its isolation plot; see the trials behind it. ``rounds``: a study's rounds."""
+    import ipywidgets as w
+
+    from .base import LiveFigure, connect
+
+    rounds = list(demo_study()) if rounds is None else list(rounds)
+    if not rounds or not all(isinstance(r, tuning.Round) for r in rounds):
+        raise ValueError("rounds must be a non-empty list of course_lib.tuning.Round")
+    if not isinstance(round_index, int) or not 0 <= round_index < len(rounds):
+        raise ValueError(f"round_index must be an int in [0, {len(rounds)}), got {round_index!r}")
+    most = max(len(r.values()) for r in rounds)
+    style = {"description_width": "initial"}
+    controls = {
+        "round": w.Dropdown(
+            options=[(f"{i + 1} · {r.question}", i) for i, r in enumerate(rounds)],
+            value=round_index,
+            description="round",
+            style=style,
+            layout=w.Layout(width="420px"),
+        ),
+        "point": w.IntSlider(
+            value=min(max(1, point), most),
+            min=1,
+            max=max(2, most),
+            description="point",
+            continuous_update=False,
+            style=style,
+        ),
+        "curve": w.ToggleButtons(options=CURVES, value="validation", description="curves", style=style),
+    }
+
+    def render(fig, round, point, curve):  # noqa: A002  (the control's name)
+        result = compute(rounds[round], point, curve, nuisance)
+        draw(result, fig, ceiling=ceiling, labels=labels)
+        return describe(result, labels=labels)
+
+    return connect(controls, LiveFigure(render, figsize=(11, 3.6)))
+
+
+@lru_cache(maxsize=1)
+def demo_study(seed: int = 0) -> tuple:
+    """Two small rounds on the digits (an MLP, 300 updates), each value's lrs trained as one batched sweep.
+
+    Round 1 asks which optimizer (momentum or Adam, each at its own quasi-random lrs); round 2 which
+    batch size (Adam). The score is the best validation loss over the run's epochs.
+    """
+    from .. import models
+    from ..lr import sweep
+    from ..problems.digits import digits_split
+
+    data = digits_split()
+
+    def train(configs):
+        trials = [None] * len(configs)
+        groups = {}
+        for i, c in enumerate(configs):  # one batched sweep per optimizer and batch size: its members are the lrs
+            groups.setdefault((c["optimizer"], c["batch_size"]), []).append(i)
+        for (optimizer, batch_size), members in groups.items():
+            result = sweep.run_sweep(
+                lambda: models.MLP(64, 10, width=64, depth=2),
+                data.X_train,
+                data.y_train,
+                optimizer,
+                lrs=[configs[i]["lr"] for i in members],
+                num_steps=300,
+                batch_size=batch_size,
+                seed=seed,
+                X_valid=data.X_valid,
+                y_valid=data.y_valid,
+            )
+            per_epoch = math.ceil(len(data.X_train) / batch_size)
+            for k, i in enumerate(members):
+                valid = result.epochs[k].get("valid_loss", [])
+                finite = [(v, e) for e, v in enumerate(valid) if math.isfinite(v)]
+                score, epoch = min(finite) if finite else (math.nan, None)
+                curves = {
+                    "steps": list(range(len(result.losses[k]))),
+                    "train_loss": result.losses[k],
+                    "valid_steps": [(e + 1) * per_epoch for e in range(len(valid))],
+                    "valid_loss": valid,
+                }
+                trials[i] = tuning.Trial(
+                    configs[i],
+                    score,
+                    None if epoch is None else (epoch + 1) * per_epoch,
+                    curves,
+                    result.status[k],
+                    result.seconds / len(members),
+                )
+        return trials
+
+    optimizers = tuning.run_round(
+        "which optimizer?",
+        {"optimizer": ["momentum", "adam"]},
+        {"momentum": {"lr": tuning.Log(1e-3, 3.0)}, "adam": {"lr": tuning.Log(1e-4, 3e-1)}},
+        {"batch_size": 64},
+        8,
+        train,
+        seed=seed,
+    )
+    batches = tuning.run_round(
+        "which batch size?",
+        {"batch_size": [16, 64, 256]},
+        {"lr": tuning.Log(1e-4, 3e-1)},
+        {"optimizer": "adam"},
+        8,
+        train,
+        seed=seed,
+    )
+    return (optimizers, batches)
