@@ -25,13 +25,15 @@ class Picture:
     again, so it sets such things only when :meth:`changed` says their value did. ``on_top`` lists
     artists that cover the moving ones and do not change (a legend over the curves, with an opaque
     frame): each is drawn once, and its pixels are put back over the moving artists at every update. To
-    change one, make a new one in its place (:meth:`legend` does).
+    change one, make a new one in its place (:meth:`legend` does). A change that brings colours the picture
+    did not have (new series) sets ``draw_whole``: the whole figure is drawn again, with a palette of its own.
     """
 
     def __init__(self, fig):
         self.fig = fig
         self.moving: list = []
         self.on_top: list = []
+        self.draw_whole = False
         self._last: dict = {}
 
     def show(self, result: dict) -> None:

@@ -17,10 +17,12 @@ round's value as one batched run: :func:`demo_study`.
 
 from __future__ import annotations
 
+import functools
 import math
 from functools import lru_cache
 
 from .. import tuning
+from . import base
 
 FEATURED = ("round", "point")  # what the lesson asks a reader to drag first: the static site varies these
 LATENCY_CASES = (  # control changes benchmarks/widget_latency.py times, one after another
@@ -90,40 +92,51 @@ def _smoothed(xs, ys, width: int = SMOOTH):
     )
 
 
-def draw(result: dict, fig, ceiling: float | None = None, labels: dict | None = None):
-    """Every trial against the nuisance hyperparameter, the isolation plot, and the picked point's curves."""
-    fig.subplots_adjust(
-        left=0.06, right=0.985, bottom=0.2, top=0.86, wspace=0.42
-    )  # fixed margins: tight_layout is slow
-    grid = fig.add_gridspec(1, 3, width_ratios=[1.25, 0.8, 1.25])
-    axes = [fig.add_subplot(grid[0, i]) for i in range(3)]
-    round_, value, nuisance = result["round"], result["value"], result["nuisance"]
-    tuning.plot_isolation(round_, nuisance, axes=axes[:2], ceiling=ceiling, labels=labels)
-    axes[0].set_title("every trial (star: best of each value)", fontsize=9)
-    axes[1].set_title("isolation plot", fontsize=9)
-    axes[1].get_legend().remove()
-    best = result["best"]
-    if best is not None:
-        axes[1].plot(
-            [result["index"]],
-            [best.score if ceiling is None else min(best.score, ceiling)],
-            "o",
-            ms=18,
-            mfc="none",
-            mec="tab:red",
-            mew=2,
-        )
-        axes[0].plot(
-            [best.config[nuisance]],
-            [best.score if ceiling is None else min(best.score, ceiling)],
-            "o",
-            ms=18,
-            mfc="none",
-            mec="tab:red",
-            mew=2,
-        )
-    ax = axes[2]
-    color = f"C{result['index']}"
+class Picture(base.Picture):
+    """Every trial against the nuisance hyperparameter, the isolation plot, and the picked point's curves.
+
+    The two left panels are drawn again only when the round changes; the picked point's two rings move over
+    them. The right panel (its trials' curves, whose number and range change with the point) is drawn again
+    alone, in its slot.
+    """
+
+    def __init__(self, fig, ceiling: float | None = None, labels: dict | None = None):
+        super().__init__(fig)
+        self.ceiling, self.labels = ceiling, labels
+        fig.subplots_adjust(left=0.06, right=0.985, bottom=0.2, top=0.86, wspace=0.42)  # fixed: tight_layout is slow
+        grid = fig.add_gridspec(1, 3, width_ratios=[1.25, 0.8, 1.25])
+        self.axes = [fig.add_subplot(grid[0, i]) for i in range(3)]
+        self.rings: list = []
+
+    def show(self, result: dict) -> None:
+        left, middle, right = self.axes
+        round_, nuisance, ceiling = result["round"], result["nuisance"], self.ceiling
+        if self.changed("round", (id(round_), nuisance)):
+            for ax in (left, middle):
+                ax.cla()
+            tuning.plot_isolation(round_, nuisance, axes=[left, middle], ceiling=ceiling, labels=self.labels)
+            left.set_title("every trial (star: best of each value)", fontsize=9)
+            middle.set_title("isolation plot", fontsize=9)
+            middle.get_legend().remove()
+            ring = dict(marker="o", linestyle="none", ms=18, mfc="none", mec="tab:red", mew=2)
+            self.rings = [left.plot([], [], **ring)[0], middle.plot([], [], **ring)[0]]
+            for ax in (left, middle):
+                _small_ticks(ax)
+            self.moving = list(self.rings)
+            self.draw_whole = True  # another round: other values, other colours
+        best = result["best"]
+        score = None if best is None else (best.score if ceiling is None else min(best.score, ceiling))
+        for ring, x in zip(self.rings, (None if best is None else best.config[nuisance], result["index"])):
+            ring.set_data([] if best is None else [x], [] if best is None else [score])
+        if self.changed("curves", (id(round_), result["index"], result["curve"])):
+            right.cla()
+            _draw_curves(right, result, ceiling, self.labels)
+            _small_ticks(right)
+
+
+def _draw_curves(ax, result: dict, ceiling, labels) -> None:
+    """The trials of the picked point: its best in colour (with its retrospective best step), the others grey."""
+    nuisance, color = result["nuisance"], f"C{result['index']}"
     for c in result["curves"]:
         if not c["x"]:
             continue
@@ -149,16 +162,25 @@ def draw(result: dict, fig, ceiling: float | None = None, labels: dict | None = 
                 zorder=4,
                 label="retrospective best step",
             )
-    name = str((labels or {}).get(value, value))
+    name = str((labels or {}).get(result["value"], result["value"]))
     kind = "validation loss" if result["curve"] == "validation" else f"training loss (mean of {SMOOTH} updates)"
     ax.set(xlabel="update", ylabel=kind)
     ax.set_title(f"the trials behind '{name}' (grey: other {nuisance}s)", fontsize=9)
-    ax.legend(loc="upper right", fontsize=7)
-    for a in axes:
-        a.tick_params(labelsize=8)
-        a.xaxis.label.set_size(8)
-        a.yaxis.label.set_size(8)
-    return axes
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=7)
+
+
+def _small_ticks(ax) -> None:
+    ax.tick_params(labelsize=8)
+    ax.xaxis.label.set_size(8)
+    ax.yaxis.label.set_size(8)
+
+
+def draw(result: dict, fig, ceiling: float | None = None, labels: dict | None = None):
+    """The explorer's picture of ``result`` on ``fig``: its three axes."""
+    picture = Picture(fig, ceiling=ceiling, labels=labels)
+    picture.show(result)
+    return picture.axes
 
 
 def describe(result: dict, labels: dict | None = None) -> str:
@@ -192,7 +214,12 @@ def explorer(
 
     from .base import LiveFigure, connect
 
-    rounds = list(demo_study()) if rounds is None else list(rounds)
+    if rounds is None:
+        from ..device import thread_policy
+
+        with thread_policy():  # one thread: on a busy 2-core machine two threads took 103 s, one 3 s
+            rounds = list(demo_study())
+    rounds = list(rounds)
     if not rounds or not all(isinstance(r, tuning.Round) for r in rounds):
         raise ValueError("rounds must be a non-empty list of course_lib.tuning.Round")
     if not isinstance(round_index, int) or not 0 <= round_index < len(rounds):
@@ -218,12 +245,13 @@ def explorer(
         "curve": w.ToggleButtons(options=CURVES, value="validation", description="curves", style=style),
     }
 
-    def render(fig, round, point, curve):  # noqa: A002  (the control's name)
+    def render(picture, round, point, curve):  # noqa: A002  (the control's name)
         result = compute(rounds[round], point, curve, nuisance)
-        draw(result, fig, ceiling=ceiling, labels=labels)
+        picture.show(result)
         return describe(result, labels=labels)
 
-    return connect(controls, LiveFigure(render, figsize=(11, 3.6)))
+    picture = functools.partial(Picture, ceiling=ceiling, labels=labels)
+    return connect(controls, LiveFigure(render, picture=picture, figsize=(11, 3.6)), featured=FEATURED)
 
 
 @lru_cache(maxsize=1)
