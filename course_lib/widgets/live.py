@@ -124,14 +124,13 @@ class LiveFigure:
         if self._background is not None and not fig.stale:
             canvas.restore_region(self._background)
         else:
-            if self._background is None or picture.draw_whole or not self._redraw_axes():
+            if self._background is None or not self._redraw_axes():
                 canvas.draw()
                 self.slots = slots(picture)
                 for artist in (*fig.axes, fig):  # measuring the slots touched ticks: nothing changed since the draw
                     artist.stale = False
                 self._background = canvas.copy_from_bbox(fig.bbox)
                 redrawn = True  # a new palette too (an axes drawn again alone keeps its colours)
-            picture.draw_whole = False
         if not showing_message:
             renderer = canvas.get_renderer()
             stamps = []
@@ -145,8 +144,9 @@ class LiveFigure:
                 artist.draw(renderer)
             for stamp in stamps:
                 canvas.restore_region(stamp)
-        if redrawn or self._palette is None:
+        if redrawn or self._palette is None or picture.new_colours:
             self._palette = palette(canvas, picture) if self.image_format == "png" else None
+            picture.new_colours = False
         return encode(canvas, self.image_format, self._palette)
 
     def _redraw_axes(self) -> bool:

@@ -26,14 +26,14 @@ class Picture:
     artists that cover the moving ones and do not change (a legend over the curves, with an opaque
     frame): each is drawn once, and its pixels are put back over the moving artists at every update. To
     change one, make a new one in its place (:meth:`legend` does). A change that brings colours the picture
-    did not have (new series) sets ``draw_whole``: the whole figure is drawn again, with a palette of its own.
+    did not have (new series) sets ``new_colours``: the PNGs' 256 colours are chosen again from the new drawing.
     """
 
     def __init__(self, fig):
         self.fig = fig
         self.moving: list = []
         self.on_top: list = []
-        self.draw_whole = False
+        self.new_colours = False
         self._last: dict = {}
 
     def show(self, result: dict) -> None:

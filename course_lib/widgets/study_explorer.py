@@ -123,7 +123,7 @@ class Picture(base.Picture):
             for ax in (left, middle):
                 _small_ticks(ax)
             self.moving = list(self.rings)
-            self.draw_whole = True  # another round: other values, other colours
+            self.new_colours = True  # another round: other values, other colours
         best = result["best"]
         score = None if best is None else (best.score if ceiling is None else min(best.score, ceiling))
         for ring, x in zip(self.rings, (None if best is None else best.config[nuisance], result["index"])):
