@@ -238,13 +238,13 @@ class CutAt(Callback):
             raise self.error()
 
 
-def cut_runs(kind, steps, hook, micro, tmp_path):
+def cut_runs(kind, steps, hook, micro, tmp_path, dropout=0.2):
     """The straight run, the same run cut once and fitted again, and a fresh trainer resumed from the cut."""
 
     def run(cut=None, seed=0):
         cut = CutAt(micro, hook) if cut is None else cut
         trainer, train, valid = make_run(
-            seed=seed, callbacks=[EarlyStopping(patience=50), cut], accumulation_steps=steps
+            seed=seed, callbacks=[EarlyStopping(patience=50), cut], accumulation_steps=steps, dropout=dropout
         )
         return trainer, loader_of_kind(kind, train), valid
 
@@ -272,9 +272,12 @@ def cut_runs(kind, steps, hook, micro, tmp_path):
         (1, "on_after_backward", 6),  # the first update of epoch 2 (a DataLoader draws its order at its first batch)
     ],
 )
-def test_a_run_cut_inside_an_update_resumes_exactly(tmp_path, kind, steps, hook, micro):
-    """The cut update is replayed from the random state its first micro-batch started with, in place and from a file."""
-    straight, cut, resumed = cut_runs(kind, steps, hook, micro, tmp_path)
+@pytest.mark.parametrize("dropout", [0.2, 0.0], ids=["dropout", "no-dropout"])
+def test_a_run_cut_inside_an_update_resumes_exactly(tmp_path, kind, steps, hook, micro, dropout):
+    """The cut update is replayed from the random state its first micro-batch started with, in place and from a file:
+    kept per batch when a step draws (dropout), taken at the cut when none does."""
+    straight, cut, resumed = cut_runs(kind, steps, hook, micro, tmp_path, dropout)
+    assert cut.state.position.keep_torch is (dropout > 0)
     for other in (cut, resumed):
         assert other.history.step["loss"] == straight.history.step["loss"]
         assert other.history.epoch["valid_loss"] == straight.history.epoch["valid_loss"]

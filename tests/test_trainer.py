@@ -662,3 +662,37 @@ def test_a_tensor_or_a_dict_is_not_a_loader(loader, match):
     with pytest.raises(ValueError, match=match.replace("train_loader", "valid_loader")):
         trainer.fit(moons(), loader, num_epochs=1)
     assert trainer.global_step == 0
+
+
+class SGDWithItsOwnZeroGrad(torch.optim.SGD):
+    def zero_grad(self, set_to_none=True):
+        super().zero_grad(set_to_none)
+
+
+@pytest.mark.parametrize("optimizer_class", [torch.optim.SGD, SGDWithItsOwnZeroGrad])
+def test_gradients_are_cleared_for_every_group_also_one_added_during_the_fit(optimizer_class):
+    """The Trainer clears gradients itself (zero_grad without its profiler label): a group added by a callback part-way
+    (a head unfrozen) must be cleared too, exactly as the optimizer's own zero_grad does."""
+
+    def run(optimizer_class):
+        seed_everything(0)
+        body, head = torch.nn.Linear(64, 16), torch.nn.Linear(16, 10)
+        model = torch.nn.Sequential(body, torch.nn.ReLU(), head)
+        optimizer = optimizer_class(body.parameters(), lr=0.05)
+        unfreeze = LambdaCallback(
+            on_epoch_end=lambda t: t.epoch == 1 and t.optimizer.add_param_group({"params": head.parameters()})
+        )
+        split = datasets.load_digits_split()
+        trainer = Trainer(model, optimizer, callbacks=[unfreeze], progress=False, device="cpu")
+        trainer.fit(loaders.DeviceLoader(split.X_train[:256], split.y_train[:256], 32), num_epochs=3)
+        return trainer, head
+
+    reference, _ = run(SGDWithItsOwnZeroGrad)
+    trainer, head = run(optimizer_class)
+    assert trainer.history.step["loss"] == reference.history.step["loss"] and same_weights(trainer, reference)
+    for group in trainer.optimizer.param_groups:
+        group["lr"] = 0.0  # the weights stay: the same batch gives the same gradient, unless it accumulates
+    grads_seen = []
+    trainer.callbacks.append(LambdaCallback(on_after_backward=lambda t: grads_seen.append(head.weight.grad.clone())))
+    trainer.fit(loaders.DeviceLoader(torch.zeros(64, 64), torch.zeros(64, dtype=torch.long), 32), num_epochs=4)
+    assert len(grads_seen) == 2 and torch.equal(grads_seen[0], grads_seen[1])  # cleared, not accumulated

@@ -29,6 +29,24 @@ class History:
         for key, value in values.items():
             self.step.setdefault(key, []).append(value)
 
+    def step_logger(self, *keys: str):
+        """A function that appends its arguments to the step lists of ``keys``, in order: what a training loop
+        calls at every update (the lists are found once here, not at each call).
+
+        >>> history = History()
+        >>> log = history.step_logger("step", "loss")
+        >>> log(0, 2.3); log(1, 1.9)
+        >>> history.step
+        {'step': [0, 1], 'loss': [2.3, 1.9]}
+        """
+        appends = [self.step.setdefault(key, []).append for key in keys]
+
+        def log(*values: float) -> None:
+            for append, value in zip(appends, values):
+                append(value)
+
+        return log
+
     def log_epoch(self, **values: float) -> None:
         for key, value in values.items():
             self.epoch.setdefault(key, []).append(value)

@@ -62,10 +62,13 @@ def restore(state: dict, loader=None) -> None:
 
 def same(a: dict, b: dict) -> bool:
     """Whether two full captures found the global generators (not the loader's) in the same state."""
-    return (
-        torch.equal(a["torch"], b["torch"])
-        and same_outside_torch(a, b)
-        and all(torch.equal(x, y) for key in ("cuda", "mps") for x, y in zip(_list(a.get(key)), _list(b.get(key))))
+    return same_torch(a, b) and same_outside_torch(a, b)
+
+
+def same_torch(a: dict, b: dict) -> bool:
+    """Whether two captures found torch's generators (CPU and every accelerator) in the same state."""
+    return torch.equal(a["torch"], b["torch"]) and all(
+        torch.equal(x, y) for key in ("cuda", "mps") for x, y in zip(_list(a.get(key)), _list(b.get(key)))
     )
 
 

@@ -19,9 +19,11 @@ divergence) goes on from it as if nothing had happened, by three rules:
   do; such a run goes on exactly in its own process, and a checkpoint saved part-way through its epoch
   is refused). A position counts batches, so a loader of another shape part-way through is refused too.
 
-Torch's generators are kept at every batch. Python's and NumPy's cost tens of microseconds to copy, so
-they are kept only once the first update of a fit shows that a step draws from them (a step that starts
-drawing from them later in a fit is not noticed).
+Keeping a random state costs time at every batch (torch's about a microsecond, and more in a busy loop;
+Python's and NumPy's tens), so the first update of each fit shows which generators a step draws from, and
+only those are kept per batch (a step that starts drawing later in a fit is not noticed). A model without
+dropout or other noise draws from none: then the state is taken once, when a fit is cut or a checkpoint
+saved in the middle of an update, and it is the same state, as nothing drew since the batch was dealt.
 """
 
 from __future__ import annotations
@@ -39,10 +41,14 @@ class Group:
 
     micro_batches: int = 0  # micro-batches whose backward is done
     full_size: int = 0  # samples in a full group of batches like its first one
-    sums: dict = field(default_factory=dict)  # their loss and metrics, summed (metrics.add_batch)
+    samples: int = 0  # samples in the micro-batches done
+    loss: float = 0.0  # their loss, summed over their samples
+    metrics: dict = field(default_factory=dict)  # their training metrics, summed over their samples (train_metrics)
 
     def clear(self) -> None:
-        self.micro_batches, self.full_size, self.sums = 0, 0, {}
+        self.micro_batches, self.full_size, self.samples, self.loss = 0, 0, 0, 0.0
+        if self.metrics:
+            self.metrics = {}
 
 
 class EpochPosition:
@@ -53,6 +59,7 @@ class EpochPosition:
         self.deal_draws = False  # the loader was seen drawing from the global generators after its first batch
         self.loader_shape = None  # batches, batch size and samples of the loader the position counts in
         self._probed = None  # the loader last checked for deal_draws
+        self.keep_torch = None  # keep torch's generators per batch (None: until an update shows whether it draws)
         self.keep_all = None  # keep Python's and NumPy's generators per batch too (None: until an update shows)
         self.reset()
 
@@ -110,8 +117,16 @@ class EpochPosition:
             self.pending.append((batch, rng))
             yield batch
         for batch in self._iterator:
-            self.pending.append((batch, random_state.capture(torch_only=self.keep_all is False)))
+            keep = self.keep_torch is not False or self.deal_draws  # asked per batch: the first update decides
+            self.pending.append((batch, random_state.capture(torch_only=self.keep_all is False) if keep else None))
             yield batch
+
+    def hold(self) -> None:
+        """Give the update under way's batches the random state they were dealt in, where it was not kept per
+        batch: nothing has drawn since (see the module's docstring), so it is the state now."""
+        if self.pending and self.pending[-1][1] is None:
+            now = random_state.capture()
+            self.pending = [(batch, now if rng is None else rng) for batch, rng in self.pending]
 
     def _probed_deal(self, loader):
         """``iter(loader)``, with the epoch's second batch dealt right after its first (in every epoch alike): the
@@ -146,10 +161,13 @@ class EpochPosition:
             yield from iterator
 
     def update_done(self) -> None:
-        """The pending batches made a complete update. The first one of a fit also shows whether a step draws from
-        Python's or NumPy's generators (then they are kept per batch too)."""
-        if self.keep_all is None and "python" in self.pending[0][1]:
-            self.keep_all = not random_state.same_outside_torch(self.pending[0][1], random_state.capture())
+        """The pending batches made a complete update. The first one of a fit also shows which generators a step
+        draws from (torch's, Python's or NumPy's): those are kept per batch from then on."""
+        first = self.pending[0][1]
+        if (self.keep_all is None or self.keep_torch is None) and first is not None and "python" in first:
+            now = random_state.capture()
+            self.keep_torch = self.keep_torch or not random_state.same_torch(first, now)
+            self.keep_all = self.keep_all or not random_state.same_outside_torch(first, now)
         self.done += len(self.pending)
         self.pending = []
 
@@ -157,6 +175,7 @@ class EpochPosition:
         """Plain data for a checkpoint (the pending batches are dealt again from it, not stored)."""
         generator = random_state.loader_generator(loader)
         started = self.started
+        self.hold()
         return {
             "done": self.done,
             "epoch_rng": self.epoch_rng,
@@ -164,6 +183,7 @@ class EpochPosition:
             "loader_state": (self.epoch_rng.get("loader") if started else generator.get_state() if generator else None),
             "deal_draws": self.deal_draws,
             "loader_shape": self.loader_shape,
+            "keep_torch": self.keep_torch,
             "keep_all": self.keep_all,
         }
 
@@ -171,11 +191,8 @@ class EpochPosition:
         self.reset()
         self.done, self.epoch_rng, self.go_on_rng = state["done"], state["epoch_rng"], state["go_on_rng"]
         self.loader_state = None if self.started else state["loader_state"]
-        self.deal_draws, self.loader_shape, self.keep_all = (
-            state["deal_draws"],
-            state["loader_shape"],
-            state["keep_all"],
-        )
+        self.deal_draws, self.loader_shape = state["deal_draws"], state["loader_shape"]
+        self.keep_torch, self.keep_all = state.get("keep_torch"), state["keep_all"]
 
 
 def loader_shape(loader) -> dict:
@@ -212,6 +229,15 @@ class RunState:
         self.epoch_sums = {}  # this epoch's loss and metric sums, over its complete updates
         self.position = EpochPosition()
         self.group = Group()
+
+    def count_update(self, group: Group) -> None:
+        """The group's update is taken: its samples, loss and metrics join the epoch's sums; the group starts anew."""
+        sums = self.epoch_sums
+        sums["count"] = sums.get("count", 0) + group.samples
+        sums["loss"] = sums.get("loss", 0.0) + group.loss
+        for name, value in group.metrics.items():
+            sums[name] = sums.get(name, 0.0) + value
+        group.clear()
 
     def state_dict(self, loader) -> dict:
         return {

@@ -7,7 +7,6 @@ and ``lr_finder`` all decide divergence with :func:`diverged`; each brings its o
 
 from __future__ import annotations
 
-import functools
 import math
 import sys
 
@@ -52,23 +51,23 @@ def describe_loss(loss: float, reference: float, factor: float | None) -> str:
     return f"loss {loss:.4g} exceeded {factor:g}x the first loss {reference:.4g}"
 
 
-def gradient_is_finite(parameters: list) -> bool:
-    """True when no gradient holds a NaN or an infinity: the check a loss cannot make (a NaN can appear in
-    the backward pass alone). It is GradScaler's own check (``found_inf``) with a scale of 1: one pass over
-    the gradients, one sync. (A loop that clips has the gradient's norm already: a finite norm says the same.)
-    ``parameters`` is a list (walking ``model.parameters()`` on every update would cost more than the check)."""
-    grads = [p.grad for p in parameters if p.grad is not None]
-    if not grads:
+class FiniteGradients:
+    """``check()`` is True when no gradient of ``parameters`` holds a NaN or an infinity: the check a loss cannot make
+    (a NaN can appear in the backward pass alone). It is GradScaler's own check (``found_inf``) with a scale of 1:
+    one pass over the gradients, one sync. (A loop that clips has the gradient's norm already: a finite norm says the
+    same.) Made once per fit: the parameters and the flag are found once, not at every update."""
+
+    def __init__(self, parameters):
+        self.parameters = list(parameters)
+        device = self.parameters[0].device if self.parameters else "cpu"
+        self.found, self.one = torch.zeros(1, device=device), torch.ones(1, device=device)
+
+    def check(self) -> bool:
+        grads = [p.grad for p in self.parameters if p.grad is not None]
+        if not grads:
+            return True
+        torch._amp_foreach_non_finite_check_and_unscale_(grads, self.found, self.one)
+        if self.found.item():
+            self.found.zero_()
+            return False
         return True
-    found, one = _flags(grads[0].device)
-    torch._amp_foreach_non_finite_check_and_unscale_(grads, found, one)
-    if found.item():
-        found.zero_()  # the flag is shared by every check on this device
-        return False
-    return True
-
-
-@functools.cache
-def _flags(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """GradScaler's ``found_inf`` flag and a scale of 1 on ``device``, made once."""
-    return torch.zeros(1, device=device), torch.ones(1, device=device)
