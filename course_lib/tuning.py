@@ -334,11 +334,14 @@ def plot_isolation(
 
 
 def _log_axis(ax) -> None:
-    """A log x axis labelled at 1, 2 and 5 times the powers of ten, in plain numbers (a search range is often
-    less than a decade wide, where matplotlib's default labels its minor ticks with overlapping exponents)."""
+    """A log x axis labelled in plain numbers: at 1, 2 and 5 times the powers of ten over two decades or less (a
+    search range is often less than a decade wide, where matplotlib's default labels its minor ticks with
+    overlapping exponents), at the powers of ten alone over a wider range (twelve labels would overlap)."""
     from matplotlib import ticker
 
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    low, high = ax.get_xlim()
+    wide = low > 0 and math.log10(high / low) > 2.5
+    ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0,) if wide else (1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())

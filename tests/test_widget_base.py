@@ -106,9 +106,9 @@ def test_a_refused_value_is_shown_in_place_of_the_picture_and_the_widget_goes_on
     box.controls["value"].value = float("nan")
     assert box.figure.log[-1]["error"].startswith("ValueError: value must be a finite number")
     assert box.figure.text.startswith("value must be a finite number") and "finite number" in box.figure.caption.value
-    assert not box.figure.picture.ax.get_visible() and box.figure.fig.texts[0].get_visible()
+    assert box.figure.fig.texts[0].get_visible() and box.figure.fig.texts[0].cover.get_visible()
     box.controls["value"].value = 2.0
-    assert box.figure.picture.ax.get_visible() and not box.figure.fig.texts[0].get_visible()
+    assert not box.figure.fig.texts[0].get_visible() and not box.figure.fig.texts[0].cover.get_visible()
     assert box.figure.text == "value 2" and "error" not in box.figure.log[-1]
 
 

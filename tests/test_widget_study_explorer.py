@@ -40,7 +40,7 @@ def _fake_round(question="which optimizer?", failing=False):
 
 
 def _curves_axes(box):
-    return box.figure.fig.axes[2]
+    return box.figure.picture.axes[2]
 
 
 def test_compute_lists_the_trials_behind_a_point_and_marks_the_best():
@@ -77,7 +77,8 @@ def test_controls_redraw_the_isolation_plot_and_the_curves_of_the_picked_point()
     box = se.explorer(rounds)
     try:
         assert set(box.controls) == {"round", "point", "curve"} and box.figure.log
-        assert "optimizer = adam" in box.figure.text and len(box.figure.fig.axes) == 3
+        assert "optimizer = adam" in box.figure.text and len(box.figure.picture.axes) == 3
+        assert len(box.figure.fig.axes) == 1 + 2 * len(rounds)  # each round's two panels made at once, one pair shown
         grey = lambda: [line for line in _curves_axes(box).lines if line.get_color() == "0.6"]  # noqa: E731
         assert len(grey()) == 3  # the three other lrs of adam; the best one in colour
         logged = len(box.figure.log)
@@ -90,8 +91,11 @@ def test_controls_redraw_the_isolation_plot_and_the_curves_of_the_picked_point()
         assert "training loss" in _curves_axes(box).get_ylabel()
         box.controls["round"].value = 1
         assert "lr with failures" in box.figure.text and "failed" in box.figure.text
-        crosses = [line for line in box.figure.fig.axes[0].lines if line.get_marker() == "x"]
+        crosses = [line for line in box.figure.picture.axes[0].lines if line.get_marker() == "x"]
         assert crosses  # failed trials are drawn as crosses, not left out
+        assert len(box.figure.picture.axes) == 3 and not any(
+            ax.get_visible() for ax in box.figure.picture.panels[(id(rounds[0]), "lr")][:2]
+        )  # the first round's pair is hidden
     finally:
         plt.close(box.figure.fig)
 

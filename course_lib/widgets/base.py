@@ -22,6 +22,7 @@ reads it and turns each into frames, drawn by ``LiveFigure.frame`` through the e
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 import weakref
@@ -76,6 +77,7 @@ def connect(controls: dict, figure: LiveFigure, layout=None, *, featured=None):
     for control in controls.values():
         control.observe(redraw, names="value")
     redraw()
+    gc.collect()  # building made many objects: Python's next full collection (0.1 s) would fall on an early drag
     box = layout if layout is not None else w.VBox([w.HBox(list(controls.values())), figure.widget()])
     box.controls, box.figure, box.featured = controls, figure, featured  # handles for tests, notebooks and the site
     _built[next(_numbers)] = box

@@ -78,6 +78,8 @@ class LiveFigure:
         self._prepared = weakref.WeakSet()  # the moving and on-top artists made animated
         self._stamps = weakref.WeakKeyDictionary()  # each on-top artist -> its pixels, as first drawn
         self._palette = None  # the 256 colours of the PNGs sent, made again at each drawing of the whole figure
+        self._showed_message = False  # the last image was a refused value's message, over a cover
+        self._kept = weakref.WeakKeyDictionary()  # each of the picture's kept axes -> the pixels of its slot
         self._frames: dict = {}  # dpi -> (figure, picture) for frame()
         self.log: list[dict] = []
 
@@ -116,6 +118,9 @@ class LiveFigure:
             canvas.draw()
             return encode(canvas, self.image_format)
         redrawn = False
+        if self._showed_message and not showing_message:  # the copy of the rest shows the message's cover
+            self._background = None
+        self._showed_message = showing_message
         for artist in [*picture.moving, *picture.on_top]:
             if artist not in self._prepared:  # a picture may replace one (a legend whose entries changed)
                 artist.set_animated(True)  # left out of a full draw: drawn over the copy of the rest
@@ -130,6 +135,7 @@ class LiveFigure:
                 for artist in (*fig.axes, fig):  # measuring the slots touched ticks: nothing changed since the draw
                     artist.stale = False
                 self._background = canvas.copy_from_bbox(fig.bbox)
+                self._keep_pixels()
                 redrawn = True  # a new palette too (an axes drawn again alone keeps its colours)
         if not showing_message:
             renderer = canvas.get_renderer()
@@ -156,30 +162,45 @@ class LiveFigure:
         others = [a for a in fig.get_children() if a is not fig.patch and a not in fig.axes and a.get_visible()]
         if self.slots is None or len(self.slots) != len(fig.axes) or others or fig.get_facecolor()[3] < 1 or not stale:
             return False
-        from matplotlib.patches import Rectangle
-        from matplotlib.transforms import IdentityTransform
-
         canvas = fig.canvas
         canvas.restore_region(self._background)
         renderer = canvas.get_renderer()
+        for ax in stale:  # every changed slot blanked first: an axes hidden in a slot another one now shows
+            _blank(fig, self.slots[fig.axes.index(ax)]).draw(renderer)
         for ax in stale:
-            x0, y0, x1, y1 = self.slots[fig.axes.index(ax)]
-            blank = Rectangle(
-                (x0, y0),
-                x1 - x0,
-                y1 - y0,
-                transform=IdentityTransform(),
-                facecolor=fig.get_facecolor(),
-                edgecolor="none",
-                linewidth=0,
-                antialiased=False,
-            )
-            blank.set_figure(fig)
-            blank.draw(renderer)
-            ax.draw(renderer)
+            if ax in self._kept and ax.get_visible():
+                canvas.restore_region(self._kept[ax])
+            else:
+                ax.draw(renderer)
+            ax.stale = False  # a hidden axes draws nothing, and would stay changed
         fig.stale = False
         self._background = canvas.copy_from_bbox(fig.bbox)
         return True
+
+    def _keep_pixels(self) -> None:
+        """After a drawing of the whole figure: the pixels of each kept axes in its slot. A hidden one is drawn alone
+        in its slot for that, then the drawing is put back: its first showing is as quick as the next."""
+        from matplotlib.transforms import Bbox
+
+        fig, canvas = self.fig, self.fig.canvas
+        renderer = canvas.get_renderer()
+        self._kept.clear()
+        for ax in self.picture.kept:
+            x0, y0, x1, y1 = self.slots[fig.axes.index(ax)]
+            region = Bbox.from_extents(x0, y0, x1, y1)
+            if ax.get_visible():
+                self._kept[ax] = canvas.copy_from_bbox(region)
+                continue
+            stale = ax.stale
+            ax.set_visible(True)
+            canvas.restore_region(self._background)
+            _blank(fig, (x0, y0, x1, y1)).draw(renderer)
+            ax.draw(renderer)
+            self._kept[ax] = canvas.copy_from_bbox(region)
+            ax.set_visible(False)
+            ax.stale, fig.stale = stale, False
+        if self.picture.kept:
+            canvas.restore_region(self._background)
 
     def frame(self, dpi: float = 96, **values):
         """One still of the explorer: ``(image, text)``, an RGB ``PIL.Image`` and the text beneath it.
@@ -223,6 +244,26 @@ class LiveFigure:
         return w.VBox([self.view, self.caption])
 
 
+def _blank(fig, slot):
+    """A patch of the figure's colour over ``slot`` (pixels ``(x0, y0, x1, y1)``), to draw an axes again on."""
+    from matplotlib.patches import Rectangle
+    from matplotlib.transforms import IdentityTransform
+
+    x0, y0, x1, y1 = slot
+    blank = Rectangle(
+        (x0, y0),
+        x1 - x0,
+        y1 - y0,
+        transform=IdentityTransform(),
+        facecolor=fig.get_facecolor(),
+        edgecolor="none",
+        linewidth=0,
+        antialiased=False,
+    )
+    blank.set_figure(fig)
+    return blank
+
+
 def _render(render: Callable, fig, picture: Picture | None, values: dict):
     """Draw ``values`` on ``fig`` (through ``picture`` when there is one): ``(text, None)`` or ``(message, error)``."""
     if picture is None:
@@ -238,14 +279,21 @@ def _render(render: Callable, fig, picture: Picture | None, values: dict):
 
 
 def _message(fig, message: str | None) -> None:
-    """Show ``message`` in place of the figure's axes (``None``: the axes again). Sets only what changes."""
+    """Show ``message`` over the picture, on a blank cover of the whole figure (``None``: the picture again). The axes
+    are left as the picture set them (a picture may keep some hidden). Sets only what changes."""
     note = getattr(fig, "_course_message", None)
     if message is None and (note is None or not note.get_visible()):
         return
     if note is None:
-        note = fig._course_message = fig.text(0.5, 0.5, "", ha="center", va="center", wrap=True, fontsize=12)
-    for ax in fig.axes:
-        ax.set_visible(message is None)
+        from matplotlib.patches import Rectangle
+
+        cover = Rectangle((0, 0), 1, 1, transform=fig.transFigure, facecolor="white", edgecolor="none", zorder=1000)
+        fig.add_artist(cover)
+        note = fig._course_message = fig.text(
+            0.5, 0.5, "", ha="center", va="center", wrap=True, fontsize=12, zorder=1001
+        )
+        note.cover = cover
     note.set_visible(message is not None)
+    note.cover.set_visible(message is not None)
     if message is not None:
         note.set_text(message)

@@ -27,12 +27,15 @@ class Picture:
     frame): each is drawn once, and its pixels are put back over the moving artists at every update. To
     change one, make a new one in its place (:meth:`legend` does). A change that brings colours the picture
     did not have (new series) sets ``new_colours``: the PNGs' 256 colours are chosen again from the new drawing.
+    ``kept`` lists axes whose drawing never changes once made, shown and hidden in turn (several kept in one
+    place, one shown at a time): their pixels are kept, and showing one again puts them back.
     """
 
     def __init__(self, fig):
         self.fig = fig
         self.moving: list = []
         self.on_top: list = []
+        self.kept: list = []
         self.new_colours = False
         self._last: dict = {}
 
@@ -110,10 +113,12 @@ def fits(picture: Picture, slots: list) -> bool:
 
 
 def _extent(ax, picture: Picture, renderer) -> tuple[float, float, float, float]:
-    """What ``ax`` draws itself, but its picture's moving and on-top artists (drawn on their own), in pixels."""
+    """What ``ax`` draws itself, but its picture's moving and on-top artists (drawn on their own), in pixels. A hidden
+    axes is measured as if shown: its slot is where it will be drawn when a change shows it (one of several axes
+    kept in one place, say, each shown in turn)."""
     own = {id(a) for a in [*picture.moving, *picture.on_top]}
-    parts = [ax.bbox.padded(SPINE)] if ax.get_visible() else []
-    if ax.get_visible() and ax.axison:
+    parts = [ax.bbox.padded(SPINE)]
+    if ax.axison:
         parts += [axis.get_tightbbox(renderer) for axis in (ax.xaxis, ax.yaxis)]
         parts += [
             a.get_window_extent(renderer)

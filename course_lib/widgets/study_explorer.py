@@ -95,43 +95,62 @@ def _smoothed(xs, ys, width: int = SMOOTH):
 class Picture(base.Picture):
     """Every trial against the nuisance hyperparameter, the isolation plot, and the picked point's curves.
 
-    The two left panels are drawn again only when the round changes; the picked point's two rings move over
-    them. The right panel (its trials' curves, whose number and range change with the point) is drawn again
-    alone, in its slot.
+    Each round has its own two left panels, made once and kept in the same place, hidden while another round
+    shows: a round change shows its pair (a pair drawn before keeps its ticks, which are most of a panel's
+    cost), and the picked point's two rings move over it. With ``rounds`` every pair is made at once, so the
+    first visit of a round is as quick as the next. The right panel (its trials' curves, whose number and range
+    change with the point) is drawn again alone, in its slot.
     """
 
-    def __init__(self, fig, ceiling: float | None = None, labels: dict | None = None):
+    def __init__(self, fig, ceiling: float | None = None, labels: dict | None = None, rounds=(), nuisance="lr"):
         super().__init__(fig)
         self.ceiling, self.labels = ceiling, labels
         fig.subplots_adjust(left=0.06, right=0.985, bottom=0.2, top=0.86, wspace=0.42)  # fixed: tight_layout is slow
-        grid = fig.add_gridspec(1, 3, width_ratios=[1.25, 0.8, 1.25])
-        self.axes = [fig.add_subplot(grid[0, i]) for i in range(3)]
-        self.rings: list = []
+        self.grid = fig.add_gridspec(1, 3, width_ratios=[1.25, 0.8, 1.25])
+        self.right = fig.add_subplot(self.grid[0, 2])
+        self.panels: dict = {}  # (id(round), nuisance) -> (left, middle, rings)
+        for round_ in rounds:
+            self._panels(round_, nuisance)
 
-    def show(self, result: dict) -> None:
-        left, middle, right = self.axes
-        round_, nuisance, ceiling = result["round"], result["nuisance"], self.ceiling
-        if self.changed("round", (id(round_), nuisance)):
-            for ax in (left, middle):
-                ax.cla()
-            tuning.plot_isolation(round_, nuisance, axes=[left, middle], ceiling=ceiling, labels=self.labels)
+    @property
+    def axes(self) -> list:
+        """The axes shown now: the round's two panels, then the curves."""
+        return [*(ax for ax in self.fig.axes if ax.get_visible() and ax is not self.right), self.right]
+
+    def _panels(self, round_, nuisance):
+        key = (id(round_), nuisance)
+        if key not in self.panels:
+            left, middle = (self.fig.add_subplot(self.grid[0, i]) for i in (0, 1))
+            tuning.plot_isolation(round_, nuisance, axes=[left, middle], ceiling=self.ceiling, labels=self.labels)
             left.set_title("every trial (star: best of each value)", fontsize=9)
             middle.set_title("isolation plot", fontsize=9)
             middle.get_legend().remove()
             ring = dict(marker="o", linestyle="none", ms=18, mfc="none", mec="tab:red", mew=2)
-            self.rings = [left.plot([], [], **ring)[0], middle.plot([], [], **ring)[0]]
+            rings = [left.plot([], [], **ring)[0], middle.plot([], [], **ring)[0]]
             for ax in (left, middle):
                 _small_ticks(ax)
-            self.moving = list(self.rings)
+                ax.set_visible(False)
+            self.panels[key] = (left, middle, rings)
+            self.kept += [left, middle]  # drawn once: their rings move over them
+        return self.panels[key]
+
+    def show(self, result: dict) -> None:
+        round_, nuisance, ceiling = result["round"], result["nuisance"], self.ceiling
+        left, middle, rings = self._panels(round_, nuisance)
+        if self.changed("round", (id(round_), nuisance)):
+            for other_left, other_middle, _ in self.panels.values():
+                for ax in (other_left, other_middle):
+                    ax.set_visible(ax is left or ax is middle)
+            self.moving = list(rings)
             self.new_colours = True  # another round: other values, other colours
         best = result["best"]
         score = None if best is None else (best.score if ceiling is None else min(best.score, ceiling))
-        for ring, x in zip(self.rings, (None if best is None else best.config[nuisance], result["index"])):
+        for ring, x in zip(rings, (None if best is None else best.config[nuisance], result["index"])):
             ring.set_data([] if best is None else [x], [] if best is None else [score])
         if self.changed("curves", (id(round_), result["index"], result["curve"])):
-            right.cla()
-            _draw_curves(right, result, ceiling, self.labels)
-            _small_ticks(right)
+            self.right.cla()
+            _draw_curves(self.right, result, ceiling, self.labels)
+            _small_ticks(self.right)
 
 
 def _draw_curves(ax, result: dict, ceiling, labels) -> None:
@@ -250,7 +269,7 @@ def explorer(
         picture.show(result)
         return describe(result, labels=labels)
 
-    picture = functools.partial(Picture, ceiling=ceiling, labels=labels)
+    picture = functools.partial(Picture, ceiling=ceiling, labels=labels, rounds=rounds, nuisance=nuisance)
     return connect(controls, LiveFigure(render, picture=picture, figsize=(11, 3.6)), featured=FEATURED)
 
 
