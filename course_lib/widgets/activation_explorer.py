@@ -200,15 +200,7 @@ def explorer(x_range: float = 6.0, temperature: float = 1.0, a: float = -1.0, b:
     compute(x_range, temperature, a, b)  # bad values fail here, with their names
 
     def slider(description, value, low, high, step):
-        return w.FloatSlider(
-            value=value,
-            min=low,
-            max=high,
-            step=step,
-            description=description,
-            continuous_update=False,
-            style={"description_width": "initial"},
-        )
+        return base.slider(w.FloatSlider, description, value, low, high, step)
 
     controls = {
         "x_range": slider("input range +-", x_range, 1.0, 20.0, 0.5),

@@ -30,7 +30,7 @@ import weakref
 from .live import LiveFigure
 from .picture import Picture
 
-__all__ = ["LiveFigure", "Picture", "connect", "explorers", "log_slider", "snap_values"]
+__all__ = ["LiveFigure", "Picture", "connect", "explorers", "log_slider", "slider", "snap_values"]
 
 
 def log_slider(description: str, value: float, low: float, high: float, steps_per_decade: int = 8):
@@ -49,6 +49,22 @@ def log_slider(description: str, value: float, low: float, high: float, steps_pe
         continuous_update=False,
         readout_format=".1e",
         style={"description_width": "initial"},
+    )
+
+
+def slider(kind, description: str, value, low, high, step=1, **options):
+    """A linear slider of ``kind`` (``ipywidgets.IntSlider`` or ``FloatSlider``) that sends its value only when let
+    go, as every explorer's controls do (a value per pixel dragged would queue a drawing each). ``options`` go to
+    the widget (a ``layout`` of its own, say: hiding one slider then hides only it)."""
+    return kind(
+        value=value,
+        min=low,
+        max=high,
+        step=step,
+        description=description,
+        continuous_update=False,
+        style={"description_width": "initial"},
+        **options,
     )
 
 

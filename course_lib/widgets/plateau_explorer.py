@@ -274,23 +274,12 @@ def explorer(
 
     compute(patience, factor, threshold, threshold_mode, cooldown)  # bad values fail here, with their names
 
-    def slider(kind, description, value, low, high, step=1):
-        return kind(
-            value=value,
-            min=low,
-            max=high,
-            step=step,
-            description=description,
-            continuous_update=False,
-            style={"description_width": "initial"},
-        )
-
     controls = {
-        "patience": slider(w.IntSlider, "patience", patience, 0, 20),
-        "factor": slider(w.FloatSlider, "factor", factor, 0.05, 0.95, 0.05),
+        "patience": base.slider(w.IntSlider, "patience", patience, 0, 20),
+        "factor": base.slider(w.FloatSlider, "factor", factor, 0.05, 0.95, 0.05),
         "threshold": base.log_slider("threshold", threshold, 1e-4, 0.3),
         "threshold_mode": w.Dropdown(options=THRESHOLD_MODES, value=threshold_mode, description="threshold_mode"),
-        "cooldown": slider(w.IntSlider, "cooldown", cooldown, 0, 15),
+        "cooldown": base.slider(w.IntSlider, "cooldown", cooldown, 0, 15),
     }
 
     def render(picture, **values):

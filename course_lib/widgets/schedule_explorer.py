@@ -214,17 +214,7 @@ def explorer(schedule: str = "cosine", lr: float = 0.1, num_steps: int = 500, wa
         )
 
     def slider(kind, description, value, low, high, step=1, **extra):  # each its own Layout: hiding one hides only it
-        return kind(
-            value=value,
-            min=low,
-            max=high,
-            step=step,
-            description=description,
-            continuous_update=False,
-            style={"description_width": "initial"},
-            layout=w.Layout(width="300px"),
-            **extra,
-        )
+        return base.slider(kind, description, value, low, high, step, layout=w.Layout(width="300px"), **extra)
 
     common = {
         "schedule": w.Dropdown(options=SCHEDULES, value=schedule, description="schedule"),
