@@ -335,7 +335,7 @@ class Trainer:
         if state.history.status == statuses.RUNNING:
             self._set_status(statuses.STOPPED_EARLY if state.stop_reason else statuses.COMPLETED, state.stop_reason)
         if state.group.micro_batches or state.position.pending:  # cut inside an update: the next fit replays it
-            self.optimizer.zero_grad(set_to_none=True)
+            self._clear_gradients()
             state.group.clear()
             state.position.hold()
         if state.history.status == statuses.DIVERGED:
