@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 from datetime import timedelta
 from pathlib import Path
 
@@ -161,8 +162,9 @@ def launch(out, num_epochs: int = 1, nproc_per_node: int = 2, timeout: float = 1
     thread unless ``COURSE_THREADS`` says otherwise: processes on a busy machine must not fight over its cores)
     and writes its output to files of its own under ``<out>.logs`` (torchrun's ``--log-dir``), so a failure's
     message shows the error of the process that failed first, which the others' shutdown would bury in a shared
-    stream. If a process fails, torchrun starts them all once more (``--max-restarts 1``); a run out of time is
-    stopped with its processes. Returns ``status`` ("ok", "failed" or "timeout"), ``message`` and ``seconds``.
+    stream. A failed run is not started again: torchrun's store keeps the failed try's addresses, and the processes
+    of a second try were seen to connect to those and fail with "Connection refused". A run out of time is stopped
+    with its processes. Returns ``status`` ("ok", "failed" or "timeout"), ``message`` and ``seconds``.
     """
     if not isinstance(out, (str, os.PathLike)) or not os.path.isdir(os.path.dirname(os.path.abspath(out))):
         raise ValueError(f"out must be a file path in an existing folder, got {out!r}")
@@ -182,7 +184,7 @@ def launch(out, num_epochs: int = 1, nproc_per_node: int = 2, timeout: float = 1
         "--standalone",
         f"--nproc_per_node={nproc_per_node}",
         "--max-restarts",
-        "1",
+        "0",
         "--log-dir",
         logs,
         "--redirects",
@@ -199,12 +201,10 @@ def launch(out, num_epochs: int = 1, nproc_per_node: int = 2, timeout: float = 1
     env, start = {**os.environ, "OMP_NUM_THREADS": str(thread_count())}, time.perf_counter()
     output, code = _run(command, env, timeout)
     seconds, failures = time.perf_counter() - start, _failures(output, logs)
-    stdout = _rank_output(logs, len(failures) if code == 0 else 0, 0, "stdout")  # the try that succeeded
+    stdout = _rank_output(logs, 0, 0, "stdout")
     status = {0: "ok", None: "timeout"}.get(code, "failed")
     if code == 0:
-        message = f"{stdout.strip()} | {seconds:.1f} s with process start-up" + "".join(
-            f"\n(torchrun started the processes again after the first try failed: {f})" for f in failures[:1]
-        )
+        message = f"{stdout.strip()} | {seconds:.1f} s with process start-up"
     elif code is None:
         message = (
             f"torchrun did not finish within {timeout:g} s and was stopped with its processes. Starting "
@@ -212,8 +212,8 @@ def launch(out, num_epochs: int = 1, nproc_per_node: int = 2, timeout: float = 1
             "nothing is wrong with the code: run the cell again when the machine is quieter."
         )
     elif failures:
-        message = f"torchrun failed (exit status {code}); each process's output is under {logs}." + "".join(
-            f"\nTry {attempt + 1}: {failure}" for attempt, failure in enumerate(failures)
+        message = "\n".join(
+            [f"torchrun failed (exit status {code}); each process's output is under {logs}.", *failures]
         )
     else:
         message = f"torchrun failed (exit status {code}) before its processes ran; its output ends:\n{output[-3000:]}"
@@ -296,5 +296,23 @@ def main(argv=None) -> None:
             torch.save(result, args.out)
 
 
+def _leave(code: int) -> None:
+    """End this process now, skipping Python's and C++'s teardown.
+
+    DDP keeps the process group, and gloo's threads, alive after ``destroy_process_group`` (torch 2.x). A process
+    that then went through the normal teardown with those threads running aborted in about one launch in ten on a
+    busy 2-core machine (SIGABRT, "terminate called without an active exception", after its work was done and
+    saved). Nothing is left to clean up, so the process leaves at once.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    record(main)()  # an exception in a rank goes to torchrun's error file for that rank; its summary shows it
+    try:
+        record(main)()  # an exception in a rank goes to torchrun's error file for that rank; its summary shows it
+    except Exception:
+        traceback.print_exc()
+        _leave(1)
+    _leave(0)

@@ -132,7 +132,9 @@ def test_a_failure_names_the_first_failing_process_of_each_try_with_its_own_erro
 @pytest.mark.slow
 def test_a_rank_that_fails_is_named_with_its_own_error(tmp_path, monkeypatch):
     """A real launch in which only rank 1 fails (its samples carry a label the model has no class for): rank 0
-    then waits in the all-reduce until torchrun stops it. Both tries fail; the message names rank 1 and its error."""
+    then waits in the all-reduce until torchrun stops it. The message names rank 1 and its own error. torchrun
+    does not start the processes again (with --max-restarts 1 the second try read the first try's addresses
+    from torchrun's store and failed with "Connection refused" in both ranks)."""
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     train_set, valid = ddp_example._data()
     labels = train_set.tensors[1].clone()
@@ -140,15 +142,12 @@ def test_a_rank_that_fails_is_named_with_its_own_error(tmp_path, monkeypatch):
     only_rank_1 = ranks[1] - ranks[0]
     labels[list(only_rank_1)] = 10  # (the sampler pads the shorter rank with a sample of the other)
     monkeypatch.setattr(ddp_example, "_data", lambda path=None: (TensorDataset(train_set.tensors[0], labels), valid))
-    launched = ddp_example.launch(tmp_path / "run.pt", num_epochs=1, timeout=480)  # two tries on a busy machine
+    launched = ddp_example.launch(tmp_path / "run.pt", num_epochs=1, timeout=240)
     assert launched["status"] == "failed", launched["message"]
-    tries = launched["message"].split("\nTry ")[1:]
-    assert len(tries) == 2, launched["message"]
-    # the first try shows rank 1's own error; on a busy machine the second can fail otherwise (once, rank 1's gloo
-    # connection to rank 0 timed out), but it too must name the rank that failed first, with its own output
-    assert "local rank 1 failed first (exit code 1)" in tries[0], launched["message"]
-    assert "Target 10 is out of bounds" in tries[0], launched["message"]
-    assert "failed first" in tries[1] and "its own error output" in tries[1], launched["message"]
+    assert launched["message"].count("failed first") == 1, launched["message"]  # one try
+    assert "local rank 1 failed first (exit code 1)" in launched["message"], launched["message"]
+    assert "Target 10 is out of bounds" in launched["message"], launched["message"]
+    assert not list(Path(launched["logs"]).glob("*/attempt_1")), "torchrun started the processes again"
 
 
 def test_saved_data_is_the_courses_split(tmp_path):
