@@ -112,13 +112,17 @@ def test_setup_turns_jupyterlab_news_and_update_checks_off(tmp_path, monkeypatch
 def test_kernel_sets_cap_aten_mkl_and_onednn_alike_and_skip_what_the_cpu_lacks(monkeypatch, capsys):
     from tools import notebooks
 
-    assert notebooks.kernel_set_env("avx2") == {
+    avx2 = notebooks.kernel_set_env("avx2")
+    assert {name: avx2[name] for name in ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")} == {
         "ATEN_CPU_CAPABILITY": "avx2",
         "MKL_ENABLE_INSTRUCTIONS": "AVX2",
         "ONEDNN_MAX_CPU_ISA": "AVX2",
     }
     assert set(notebooks.kernel_set_env("native").values()) == {None}, "native: no ceiling set, none inherited"
     assert notebooks.kernel_set_env("default")["ATEN_CPU_CAPABILITY"] == "default"
+    # each capped set compiles into a cache of its own (a shared one handed AVX2 runs an AVX-512 kernel)
+    caches = {notebooks.kernel_set_env(name)["TORCHINDUCTOR_CACHE_DIR"] for name in ("default", "avx2", "avx512")}
+    assert len(caches) == 3
     # an AVX2 CPU: ATen falls back from avx512 to AVX2, and that set is skipped, said so
     monkeypatch.setattr(
         notebooks, "cpu_capability", lambda env: "AVX2" if env["ATEN_CPU_CAPABILITY"] != "default" else "DEFAULT"
