@@ -1,3 +1,7 @@
+import signal
+import subprocess
+import sys
+
 import pytest
 
 from course_lib.data import datasets
@@ -159,3 +163,31 @@ def test_the_explorer_asks_for_the_runs_one_drag_away():
         capacity_explorer.reachable((16, 0.0, 0.0, 100, 0.0), 0),
         capacity_explorer.reachable((32, 0.0, 0.0, 100, 0.0), 0),
     ]
+
+
+INTERRUPTED_KERNEL = """
+import os, signal, time
+from course_lib.widgets.ahead import Ahead
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a kernel's: SIGINT raises KeyboardInterrupt
+pids = Ahead(os.getpid)
+pids.want([()])
+pids.settle(timeout=120)
+worker = pids.results[()]
+os.kill(worker, signal.SIGINT)  # what the stop button does to the kernel's process group
+time.sleep(1.0)
+print("same worker answers:", pids._pool.submit(os.getpid).result(timeout=60) == worker)
+print("kernel's mask restored:", signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+pids.close()
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signals")
+def test_an_interrupt_of_the_kernel_does_not_kill_the_worker():
+    """Jupyter's stop button signals the kernel's whole process group: the worker used to die of it, printing a
+    KeyboardInterrupt traceback, and training ahead stopped for the rest of the session. Run in a fresh Python,
+    whose SIGINT is handled as a kernel's (pytest's own process may ignore it)."""
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_KERNEL], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "same worker answers: True" in done.stdout and "kernel's mask restored: True" in done.stdout, done.stdout
+    assert "KeyboardInterrupt" not in done.stderr, done.stderr

@@ -18,6 +18,8 @@ computes each key here.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import signal
 import threading
 import time
 from typing import Callable, Hashable
@@ -32,6 +34,23 @@ def _start_worker(parent: int) -> None:
     if hasattr(os, "nice"):
         os.nice(5)  # behind the kernel: training ahead takes the time the kernel leaves
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+@contextlib.contextmanager
+def _interrupts_held():
+    """Start processes with SIGINT blocked: they inherit the mask, and keep it while they import torch.
+
+    Jupyter interrupts a kernel (its stop button, and its shutdown) by signalling the kernel's whole process
+    group, the worker included, which then died with a KeyboardInterrupt traceback and stopped training ahead.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no process-group signals to fear
+        yield
+        return
+    saved = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, saved)
 
 
 def _exit_with(parent: int) -> None:
@@ -112,7 +131,8 @@ class Ahead:
             return
         key = self._queue.pop(0)
         try:
-            future = self._worker().submit(self.function, *key)
+            with _interrupts_held():  # the first submit starts the worker
+                future = self._worker().submit(self.function, *key)
         except Exception as error:  # noqa: BLE001  no process here (a sandbox, say): everything is computed in get
             self.failed, self._queue = f"{type(error).__name__}: {error}", []
             self._lock.notify_all()
