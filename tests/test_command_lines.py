@@ -29,6 +29,10 @@ def run(*command: str) -> subprocess.CompletedProcess:
         (("-m", "tools.notebooks", "run", "--seed", "-1"), "argument --seed: must be a non-negative integer, got -1"),
         (("-m", "tools.notebooks", "check", "--seeds", "0", "-2"), "argument --seeds: must be a non-negative integer"),
         (
+            ("-m", "tools.notebooks", "check", "--seeds", "0", "07"),
+            "argument --seeds: '07' looks like a notebook's name",
+        ),
+        (
             ("-m", "tools.notebooks", "check", "--timeout", "-5"),
             "argument --timeout: must be a positive integer, got -5",
         ),

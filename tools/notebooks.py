@@ -40,7 +40,7 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from tools.cli import non_negative_int, positive_int
+from tools.cli import non_negative_int, positive_int, seed_number
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -332,7 +332,7 @@ def parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(parser=check)
     check.add_argument("--sizes", nargs="+", default=["smoke", "default"], choices=SIZES)
-    check.add_argument("--seeds", nargs="+", type=non_negative_int, default=[0, 1, 2])
+    check.add_argument("--seeds", nargs="+", type=seed_number, default=[0, 1, 2])
     refresh = commands.add_parser(
         "refresh", parents=[common], help="run at the default size, seed 0, and store the outputs"
     )
