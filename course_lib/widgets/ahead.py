@@ -30,6 +30,7 @@ def _start_worker(parent: int) -> None:
 
     from ..device import apply_thread_policy
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # started with it blocked (_interrupts_held); ignored from now on
     apply_thread_policy()  # the kernel's policy (COURSE_THREADS): the same kernels, so the same numbers
     if hasattr(os, "nice"):
         os.nice(5)  # behind the kernel: training ahead takes the time the kernel leaves
@@ -131,8 +132,9 @@ class Ahead:
             return
         key = self._queue.pop(0)
         try:
+            pool = self._worker()  # made first: making it starts multiprocessing's tracker, which unblocks SIGINT
             with _interrupts_held():  # the first submit starts the worker
-                future = self._worker().submit(self.function, *key)
+                future = pool.submit(self.function, *key)
         except Exception as error:  # noqa: BLE001  no process here (a sandbox, say): everything is computed in get
             self.failed, self._queue = f"{type(error).__name__}: {error}", []
             self._lock.notify_all()
