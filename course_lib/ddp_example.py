@@ -243,17 +243,31 @@ def _run(command, env, timeout):
         return output, None
 
 
+PEER_LOST = ("Connection closed by peer", "Connection reset by peer")  # gloo's words for "the other rank is gone"
+
+
 def _failures(output: str, logs: str, keep: int = 2000) -> list[str]:
-    """For each try that failed, in order: which process failed first, how, and the end of its own error output."""
-    described = []  # torchrun's agent logs the process that failed first in each try (by the time of its failure)
-    for attempt, (code, local_rank) in enumerate(re.findall(r"failed \(exitcode: (-?\d+)\) local_rank: (\d+)", output)):
-        code, own = int(code), _rank_output(logs, attempt, int(local_rank), "stderr").strip()
-        how = f"killed by {signal.Signals(-code).name}" if -code in signal.valid_signals() else f"exit code {code}"
-        described.append(
-            f"local rank {local_rank} failed first ({how}); the end of its own error output:\n"
-            f"{own[-keep:] if own else '(it wrote nothing to stderr)'}"
-        )
-    return described
+    """Which process failed first, how, and the end of its own error output (empty if none ran).
+
+    torchrun names the first failure by the time in its error file, in whole seconds. When rank 1 raises and
+    leaves, rank 0 loses its connection within the same second and can be named instead (seen in the suite), so
+    a process whose error only says that its peer is gone is passed over for one that failed on its own.
+    """
+    first = re.search(r"failed \(exitcode: (-?\d+)\) local_rank: (\d+)", output)  # torchrun's agent logs it
+    if first is None:
+        return []
+    codes = {int(rank): int(code) for rank, code in re.findall(r"local_rank: (\d+)\)\s*exitcode\s*: (-?\d+)", output)}
+    local_rank, codes[int(first[2])] = int(first[2]), int(first[1])
+    own = {rank: _rank_output(logs, 0, rank, "stderr").strip() for rank in codes}
+    if any(words in own[local_rank] for words in PEER_LOST):
+        on_its_own = [rank for rank in sorted(own) if own[rank] and not any(words in own[rank] for words in PEER_LOST)]
+        local_rank = on_its_own[0] if on_its_own else local_rank
+    code, text = codes[local_rank], own[local_rank]
+    how = f"killed by {signal.Signals(-code).name}" if -code in signal.valid_signals() else f"exit code {code}"
+    return [
+        f"local rank {local_rank} failed first ({how}); the end of its own error output:\n"
+        f"{text[-keep:] if text else '(it wrote nothing to stderr)'}"
+    ]
 
 
 def _rank_output(logs: str, attempt: int, local_rank: int, stream: str) -> str:

@@ -93,46 +93,62 @@ def test_main_refuses_a_bad_epoch_count_before_joining_the_others(monkeypatch, c
     assert "--num-epochs" in capsys.readouterr().err
 
 
-TORCHRUN_OUTPUT = """[rank0]: something rank 0 printed while it was being stopped
-E1207 19:04:44.906000 32345 [...]/api.py:1002] failed (exitcode: -6) local_rank: 1 (pid: 32427) of binary: python
-I1207 19:04:45.100000 32345 [...]/api.py:944] [default] Worker group FAILED. 1/1 attempts left; will restart
-E1207 19:04:52.906000 32345 [...]/api.py:1002] failed (exitcode: 1) local_rank: 0 (pid: 32501) of binary: python
-torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ... (torchrun's summary, about 1,000 characters)
+def torchrun_output(first_rank: int, first_code: int, other_code: int = 1) -> str:
+    """torchrun's own output when both ranks fail: its agent's line for the first failure, then its summary."""
+    other = 1 - first_rank
+    return f"""[rank0]: something rank 0 printed while it was being stopped
+E1207 19:04:44.906000 32345 [...]/api.py:1002] failed (exitcode: {first_code}) local_rank: {first_rank} (pid: 3) of binary: python
+torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
+Failures:
+[1]:
+  time      : 2026-12-07_19:04:44
+  rank      : {other} (local_rank: {other})
+  exitcode  : {other_code} (pid: 4)
+Root Cause (first observed failure):
+[0]:
+  time      : 2026-12-07_19:04:44
+  rank      : {first_rank} (local_rank: {first_rank})
+  exitcode  : {first_code} (pid: 3)
 """
 
 
-def _rank_logs(root, attempt, rank, stderr):
-    folder = root / "logs" / "0f3c_run" / f"attempt_{attempt}" / str(rank)
+def _rank_logs(root, rank, stderr):
+    folder = root / "logs" / "0f3c_run" / "attempt_0" / str(rank)
     folder.mkdir(parents=True)
     (folder / "stderr.log").write_text(stderr)
 
 
-def test_a_failure_names_the_first_failing_process_of_each_try_with_its_own_error(tmp_path):
+def test_a_failure_names_the_first_failing_process_with_its_own_error(tmp_path):
     """It used to keep the last 1,500 characters of torchrun's mixed stderr, which held the other
     rank's shutdown and torchrun's summary, not the error of the rank that aborted."""
-    _rank_logs(tmp_path, 0, 0, "rank 0 was stopped\n" * 200)
+    _rank_logs(tmp_path, 0, "rank 0 was stopped\n" * 200)
     _rank_logs(
         tmp_path,
-        0,
         1,
         "x" * 5000 + "\nterminate called after throwing an instance of 'gloo::IoException'\n"
-        "  what():  Connection reset by peer\nFatal Python error: Aborted\n",
+        "  what():  Connection refused\nFatal Python error: Aborted\n",
     )
-    _rank_logs(tmp_path, 1, 0, "RuntimeError: the second try's own error\n")
-    _rank_logs(tmp_path, 1, 1, "")
-    first, second = ddp_example._failures(TORCHRUN_OUTPUT, str(tmp_path / "logs"))
-    assert first.startswith("local rank 1 failed first (killed by SIGABRT)")
-    assert first.endswith("what():  Connection reset by peer\nFatal Python error: Aborted")
-    assert "rank 0 was stopped" not in first
-    assert second.startswith("local rank 0 failed first (exit code 1)")
-    assert second.endswith("the second try's own error")
+    (described,) = ddp_example._failures(torchrun_output(1, -6), str(tmp_path / "logs"))
+    assert described.startswith("local rank 1 failed first (killed by SIGABRT)")
+    assert described.endswith("what():  Connection refused\nFatal Python error: Aborted")
+    assert "rank 0 was stopped" not in described
     assert ddp_example._failures("torchrun: error: unrecognized arguments", str(tmp_path / "logs")) == []
+
+
+def test_a_rank_that_only_lost_its_peer_is_not_named_as_the_cause(tmp_path):
+    """torchrun orders failures by whole seconds: rank 1 raised, left, and rank 0, which then lost its connection
+    within the same second, was named first (seen in the suite)."""
+    _rank_logs(tmp_path, 0, "RuntimeError: [../gloo/transport/tcp/pair.cc:561] Connection closed by peer [127.0.0.1]:1")
+    _rank_logs(tmp_path, 1, "IndexError: Target 10 is out of bounds.")
+    (described,) = ddp_example._failures(torchrun_output(0, 1, other_code=1), str(tmp_path / "logs"))
+    assert described.startswith("local rank 1 failed first (exit code 1)")
+    assert described.endswith("Target 10 is out of bounds.")
 
 
 @pytest.mark.slow
 def test_a_rank_that_fails_is_named_with_its_own_error(tmp_path, monkeypatch):
     """A real launch in which only rank 1 fails (its samples carry a label the model has no class for): rank 0
-    then waits in the all-reduce until torchrun stops it. The message names rank 1 and its own error. torchrun
+    then loses its peer in the all-reduce and fails too. The message names rank 1 and its own error. torchrun
     does not start the processes again (with --max-restarts 1 the second try read the first try's addresses
     from torchrun's store and failed with "Connection refused" in both ranks)."""
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
