@@ -8,14 +8,6 @@ os.environ.setdefault("COURSE_STRICT", "1")
 apply_thread_policy()  # the course's one thread policy (course_lib.device.thread_count); kernels apply it themselves
 
 
-def pytest_collection_modifyitems(config, items):
-    """Tests that wait for a notebook run go last, in their order. The runs (a pool of two processes) start with
-    the session, so the tests that need none run beside them; a test waiting in the middle (test_notebooks.py sorts
-    before twenty files) made every test after it run alone, once the pool was done, with a core idle."""
-    waiting = {id(item) for item in items if "notebook_runs" in getattr(item, "fixturenames", ())}
-    items[:] = [item for item in items if id(item) not in waiting] + [item for item in items if id(item) in waiting]
-
-
 @pytest.fixture
 def digits():
     from course_lib.data import datasets
